@@ -1,0 +1,41 @@
+"""Password hashing with argon2id (argon2-cffi), and the offline list of common passwords."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from argon2 import PasswordHasher as Argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+
+class Argon2Hasher:
+    def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int) -> None:
+        self._argon2 = Argon2(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
+
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self._argon2.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+
+class CommonPasswordList:
+    """The 30,000 most common passwords shipped with zxcvbn, checked case-insensitively."""
+
+    @cached_property
+    def _words(self) -> frozenset[str]:
+        from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+        return frozenset(w.lower() for w in FREQUENCY_LISTS["passwords"])
+
+    def __contains__(self, password: object) -> bool:
+        return isinstance(password, str) and password.lower() in self._words

@@ -1,0 +1,46 @@
+"""Turn a database constraint failure into the domain's ``not_unique`` violation.
+
+PostgreSQL names the violated constraint; SQLite names the columns. Both map to the API field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import IntegrityError
+
+from tenantry.core.errors import ConstraintViolations, InvalidRequest, TenantryError, Violation
+
+CONSTRAINT_FIELDS = {
+    "uq_users_email": "email",
+    "uq_users_external_id": "externalId",
+    "uq_users_username": "username",
+    "uq_tenants_domain_name": "domainName",
+    "uq_tenants_one_global": "type",
+    "uq_roles_name": "name",
+    "uq_applications_vanity_domain": "vanityDomain",
+    "uq_identity_providers_name": "name",
+}
+SQLITE_COLUMNS = {
+    "users.email_key": "email",
+    "users.external_id": "externalId",
+    "users.username_key": "username",
+    "tenants.domain_key": "domainName",
+    "tenants.application_id": "type",
+    "roles.name_key": "name",
+    "applications.vanity_domain": "vanityDomain",
+    "identity_providers.name_key": "name",
+}
+SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
+
+
+def translate_integrity_error(error: IntegrityError) -> TenantryError:
+    diag = getattr(error.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    field = CONSTRAINT_FIELDS.get(constraint or "")
+    if field is None and (match := SQLITE_UNIQUE.search(str(error.orig))):
+        columns = [c.strip() for c in match.group(1).split(",")]
+        field = next((SQLITE_COLUMNS[c] for c in reversed(columns) if c in SQLITE_COLUMNS), None)
+    if field is not None:
+        return ConstraintViolations({field: [Violation("not_unique")]}, f"The value of [{field}] is already in use")
+    return InvalidRequest("The request conflicts with the current state of a related resource")

@@ -1,0 +1,147 @@
+"""Which attributes each list endpoint filters and sorts on, and the columns behind them.
+
+The attribute names and operators are part of the API contract (``docs/api.md``); the column a
+name maps to is this adapter's business. Case-insensitive attributes map to ``*_key`` columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, func, select
+
+from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.query import compile_query, compile_sort
+from tenantry.core.ports import ListSpec
+from tenantry.protocols.query import AttributeSpec, Expr, SortKey
+
+EQUALITY = frozenset({"eq", "ne", "in", "nin"})
+TEXT = frozenset({"eq", "ne", "sw", "in", "nin", "lt", "le", "gt", "ge"})
+
+
+@dataclass(frozen=True)
+class Listing:
+    attributes: Mapping[str, AttributeSpec]
+    columns: Mapping[str, ColumnElement[Any]]
+    tiebreak: ColumnElement[Any]
+
+    def page(self, query: Select[Any], spec: ListSpec) -> tuple[Select[Any], Select[Any]]:
+        """(count statement, page statement) for ``query`` under ``spec``."""
+        if spec.filter is not None:
+            query = query.where(compile_query(cast(Expr, spec.filter), self.columns, self.attributes))
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+        order = compile_sort(cast(Sequence[SortKey], spec.sort), self.columns)
+        paged = query.order_by(*order, self.tiebreak).offset(spec.start_index - 1).limit(spec.count)
+        return count, paged
+
+
+def _spec(name: str, type_: str = "string", ops: frozenset[str] = TEXT, ci: bool = False) -> AttributeSpec:
+    return AttributeSpec(name=name, type=type_, operators=ops, case_insensitive=ci)  # type: ignore[arg-type]
+
+
+_idp = t.identity_providers
+USER_LISTING = Listing(
+    attributes={
+        s.name: s
+        for s in (
+            _spec("id", ops=EQUALITY),
+            _spec("tenantId", ops=EQUALITY),
+            _spec("email", ci=True),
+            _spec("username", ci=True),
+            _spec("emailVerified", "boolean", EQUALITY),
+            _spec("externalId"),
+            _spec("fullName"),
+            _spec("givenName"),
+            _spec("familyName"),
+            _spec("status", ops=EQUALITY),
+            _spec("identityProviderName", ops=EQUALITY, ci=True),
+            _spec("identityProviderType", ops=EQUALITY),
+            _spec("creationTime", "datetime", TEXT - {"sw"}),
+            _spec("lastModifiedTime", "datetime", TEXT - {"sw"}),
+        )
+    },
+    columns={
+        "id": t.users.c.id,
+        "tenantId": t.users.c.tenant_id,
+        "email": t.users.c.email_key,
+        "username": t.users.c.username_key,
+        "emailVerified": t.users.c.email_verified,
+        "externalId": t.users.c.external_id,
+        "fullName": t.users.c.full_name,
+        "givenName": t.users.c.given_name,
+        "familyName": t.users.c.family_name,
+        "status": t.users.c.status,
+        "identityProviderName": _idp.c.name_key,
+        "identityProviderType": _idp.c.type,
+        "creationTime": t.users.c.created_at,
+        "lastModifiedTime": t.users.c.updated_at,
+    },
+    tiebreak=t.users.c.id,
+)
+
+TENANT_LISTING = Listing(
+    attributes={
+        s.name: s
+        for s in (
+            _spec("id", ops=EQUALITY),
+            _spec("type", ops=EQUALITY),
+            _spec("domainName", ci=True),
+            _spec("displayName"),
+            _spec("status", ops=EQUALITY),
+            _spec("signupEnabled", "boolean", EQUALITY),
+            _spec("creationTime", "datetime", TEXT - {"sw"}),
+        )
+    },
+    columns={
+        "id": t.tenants.c.id,
+        "type": t.tenants.c.type,
+        "domainName": t.tenants.c.domain_key,
+        "displayName": t.tenants.c.display_name,
+        "status": t.tenants.c.status,
+        "signupEnabled": t.tenants.c.signup_enabled,
+        "creationTime": t.tenants.c.created_at,
+    },
+    tiebreak=t.tenants.c.id,
+)
+
+ROLE_LISTING = Listing(
+    attributes={
+        s.name: s
+        for s in (
+            _spec("id", ops=EQUALITY),
+            _spec("name", ci=True),
+            _spec("displayName"),
+            _spec("ownerType", ops=EQUALITY),
+            _spec("type", ops=EQUALITY),
+        )
+    },
+    columns={
+        "id": t.roles.c.id,
+        "name": t.roles.c.name_key,
+        "displayName": t.roles.c.display_name,
+        "ownerType": t.roles.c.owner_type,
+        "type": t.roles.c.type,
+    },
+    tiebreak=t.roles.c.id,
+)
+
+CLIENT_LISTING = Listing(
+    attributes={
+        s.name: s
+        for s in (
+            _spec("id", ops=EQUALITY),
+            _spec("name"),
+            _spec("type", ops=EQUALITY),
+            _spec("tenantId", ops=EQUALITY),
+        )
+    },
+    columns={
+        "id": t.clients.c.id,
+        "name": t.clients.c.name,
+        "type": t.clients.c.type,
+        "tenantId": t.clients.c.tenant_id,
+    },
+    tiebreak=t.clients.c.id,
+)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, insert, or_, select
+
+from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values
+from tenantry.core.identity_providers.model import (
+    IdentityProvider,
+    IdentityProviderStatus,
+    IdentityProviderType,
+)
+from tenantry.core.roles.model import OwnerType
+
+IDP = t.identity_providers
+
+
+def _from_row(row: Any) -> IdentityProvider:
+    return IdentityProvider(
+        id=row.id,
+        application_id=row.application_id,
+        owner_type=OwnerType(row.owner_type),
+        owner_id=row.owner_id,
+        type=IdentityProviderType(row.type),
+        name=row.name,
+        display_name=row.display_name,
+        status=IdentityProviderStatus(row.status),
+        jit_provisioning_enabled=row.jit_provisioning_enabled,
+        protocol=row.protocol,
+        metadata=metadata_from(row),
+    )
+
+
+class SqlIdentityProviderRepository(Repository):
+    def _mine(self) -> Any:
+        return select(IDP).where(IDP.c.application_id == self.application_id)
+
+    def get(self, provider_id: str) -> IdentityProvider | None:
+        row = self.connection.execute(self._mine().where(IDP.c.id == provider_id)).first()
+        return _from_row(row) if row else None
+
+    def get_by_name(self, name: str, tenant_id: str | None) -> IdentityProvider | None:
+        """The provider called ``name`` that the tenant sees: its own first, then the application's."""
+        owners = [self.application_id] + ([tenant_id] if tenant_id else [])
+        query = (
+            self._mine()
+            .where((IDP.c.name_key == name.lower()) & IDP.c.owner_id.in_(owners))
+            .where(or_(IDP.c.tenant_id.is_(None), IDP.c.tenant_id == tenant_id))
+            .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
+            .limit(1)
+        )
+        row = self.connection.execute(query).first()
+        return _from_row(row) if row else None
+
+    def add(self, provider: IdentityProvider) -> None:
+        self.write(
+            insert(IDP).values(
+                id=provider.id,
+                application_id=self.application_id,
+                owner_type=provider.owner_type.value,
+                owner_id=provider.owner_id,
+                tenant_id=provider.owner_id if provider.owner_type is OwnerType.TENANT else None,
+                type=provider.type.value,
+                name=provider.name,
+                name_key=provider.name.lower(),
+                display_name=provider.display_name,
+                status=provider.status.value,
+                jit_provisioning_enabled=provider.jit_provisioning_enabled,
+                protocol=provider.protocol,
+                **metadata_values(provider.metadata),
+            )
+        )

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select
+
+from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.listing import ROLE_LISTING
+from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values
+from tenantry.core.ports import ListSpec, Page
+from tenantry.core.roles.model import Boundary, OwnerType, PermissionGrant, Role, RoleType
+
+R = t.roles
+UR = t.user_roles
+
+
+def _from_row(row: Any) -> Role:
+    grants = tuple(
+        PermissionGrant(g["permission"], Boundary(g["boundary"]), tuple(g.get("tenantIds", ())))
+        for g in row.permissions
+    )
+    return Role(
+        id=row.id,
+        application_id=row.application_id,
+        owner_type=OwnerType(row.owner_type),
+        owner_id=row.owner_id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        display_name=row.display_name,
+        description=row.description,
+        type=RoleType(row.type),
+        grants=grants,
+        metadata=metadata_from(row),
+    )
+
+
+class SqlRoleRepository(Repository):
+    def _mine(self) -> Any:
+        return select(R).where(R.c.application_id == self.application_id)
+
+    def get(self, role_id: str) -> Role | None:
+        row = self.connection.execute(self._mine().where(R.c.id == role_id)).first()
+        return _from_row(row) if row else None
+
+    def get_many(self, role_ids: Sequence[str]) -> list[Role]:
+        if not role_ids:
+            return []
+        return [_from_row(r) for r in self.connection.execute(self._mine().where(R.c.id.in_(list(role_ids))))]
+
+    def get_by_name(self, name: str) -> Role | None:
+        row = self.connection.execute(self._mine().where(R.c.name_key == name.lower())).first()
+        return _from_row(row) if row else None
+
+    def add(self, role: Role) -> None:
+        self.write(
+            insert(R).values(
+                id=role.id,
+                application_id=self.application_id,
+                tenant_id=role.tenant_id,
+                owner_type=role.owner_type.value,
+                owner_id=role.owner_id,
+                name=role.name,
+                name_key=role.name.lower(),
+                display_name=role.display_name,
+                description=role.description,
+                type=role.type.value,
+                permissions=[
+                    {
+                        "permission": g.permission,
+                        "boundary": g.boundary.value,
+                        "tenantIds": list(g.tenant_ids),
+                    }
+                    for g in role.grants
+                ],
+                **metadata_values(role.metadata),
+            )
+        )
+
+    def delete(self, role_id: str) -> None:
+        self.write(delete(R).where((R.c.id == role_id) & (R.c.application_id == self.application_id)))
+
+    def delete_for_tenant(self, tenant_id: str) -> None:
+        self.write(delete(R).where((R.c.tenant_id == tenant_id) & (R.c.application_id == self.application_id)))
+
+    def _page(self, query: Any, spec: ListSpec) -> Page[Role]:
+        count, page = ROLE_LISTING.page(query, spec)
+        total = self.connection.execute(count).scalar_one()
+        items = [_from_row(r) for r in self.connection.execute(page)] if spec.count else []
+        return Page(total, spec.start_index, items)
+
+    def list_for_tenant(self, tenant_id: str, include_application_roles: bool, spec: ListSpec) -> Page[Role]:
+        owned = R.c.tenant_id == tenant_id
+        where = or_(owned, R.c.tenant_id.is_(None)) if include_application_roles else owned
+        return self._page(self._mine().where(where), spec)
+
+    def roles_of_user(self, user_id: str, spec: ListSpec) -> Page[Role]:
+        query = self._mine().join(UR, UR.c.role_id == R.c.id).where(UR.c.user_id == user_id)
+        return self._page(query, spec)
+
+    def roles_of_users(self, user_ids: Sequence[str]) -> dict[str, list[Role]]:
+        found: dict[str, list[Role]] = {uid: [] for uid in user_ids}
+        if not user_ids:
+            return found
+        query = (
+            select(UR.c.user_id, R)
+            .join(R, UR.c.role_id == R.c.id)
+            .where(UR.c.user_id.in_(list(user_ids)) & (R.c.application_id == self.application_id))
+            .order_by(R.c.name_key)
+        )
+        for row in self.connection.execute(query):
+            found[row.user_id].append(_from_row(row))
+        return found
+
+    def assign(self, user_id: str, tenant_id: str, role_ids: Sequence[str]) -> None:
+        held = set(
+            self.connection.execute(
+                select(UR.c.role_id).where((UR.c.user_id == user_id) & UR.c.role_id.in_(list(role_ids)))
+            ).scalars()
+        )
+        now = datetime.now(UTC)
+        rows = [
+            {"user_id": user_id, "role_id": rid, "tenant_id": tenant_id, "created_at": now}
+            for rid in role_ids
+            if rid not in held
+        ]
+        if rows:
+            self.write(insert(UR), rows)
+
+    def unassign(self, user_id: str, role_ids: Sequence[str]) -> None:
+        if role_ids:
+            self.write(delete(UR).where((UR.c.user_id == user_id) & UR.c.role_id.in_(list(role_ids))))
+
+    def roles_of_client(self, client_id: str) -> list[Role]:
+        query = (
+            self._mine()
+            .join(t.client_roles, t.client_roles.c.role_id == R.c.id)
+            .where(t.client_roles.c.client_id == client_id)
+        )
+        return [_from_row(r) for r in self.connection.execute(query)]

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.listing import USER_LISTING
+from tenantry.adapters.sql.repositories.base import (
+    Repository,
+    aware,
+    metadata_from,
+    metadata_values,
+    scope_clause,
+)
+from tenantry.core.access import TenantScope
+from tenantry.core.ports import ListSpec, Page
+from tenantry.core.users.model import User, UserStatus
+
+U = t.users
+IDP = t.identity_providers
+# Profile fields with a column of their own (they are filtered and sorted on); the others live
+# in the ``profile`` JSON column.
+PROMOTED = {
+    "username": "username",
+    "externalId": "external_id",
+    "fullName": "full_name",
+    "givenName": "given_name",
+    "familyName": "family_name",
+}
+SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type")).join(
+    IDP, IDP.c.id == U.c.identity_provider_id
+)
+
+
+def _from_row(row: Any) -> User:
+    profile: dict[str, str | None] = dict(row.profile)
+    for field, column in PROMOTED.items():
+        value = getattr(row, column)
+        if value is not None:
+            profile[field] = value
+    meta = metadata_from(row)
+    meta.activation_time = aware(row.activated_at)
+    meta.deactivation_time = aware(row.deactivated_at)
+    meta.last_verification_time = aware(row.verified_at)
+    return User(
+        id=row.id,
+        application_id=row.application_id,
+        tenant_id=row.tenant_id,
+        identity_provider_id=row.identity_provider_id,
+        identity_provider_name=row.idp_name,
+        identity_provider_type=row.idp_type,
+        email=row.email,
+        email_verified=row.email_verified,
+        status=UserStatus(row.status),
+        profile=profile,
+        public_metadata=row.public_metadata,
+        restricted_metadata=row.restricted_metadata,
+        password_hash=row.password_hash,
+        metadata=meta,
+    )
+
+
+def _values(user: User) -> dict[str, Any]:
+    promoted = {column: user.profile.get(field) for field, column in PROMOTED.items()}
+    username = user.profile.get("username")
+    return {
+        "email": user.email,
+        "email_key": user.email.lower(),
+        "email_verified": user.email_verified,
+        **promoted,
+        "username_key": username.lower() if username else None,
+        "profile": {k: v for k, v in user.profile.items() if k not in PROMOTED and v is not None},
+        "status": user.status.value,
+        "password_hash": user.password_hash,
+        "public_metadata": user.public_metadata,
+        "restricted_metadata": user.restricted_metadata,
+        "activated_at": user.metadata.activation_time,
+        "deactivated_at": user.metadata.deactivation_time,
+        "verified_at": user.metadata.last_verification_time,
+        **metadata_values(user.metadata),
+    }
+
+
+class SqlUserRepository(Repository):
+    def _mine(self) -> Any:
+        return SELECT_USERS.where(U.c.application_id == self.application_id)
+
+    def get(self, user_id: str) -> User | None:
+        row = self.connection.execute(self._mine().where(U.c.id == user_id)).first()
+        return _from_row(row) if row else None
+
+    def add(self, user: User) -> None:
+        self.write(
+            insert(U).values(
+                id=user.id,
+                application_id=self.application_id,
+                tenant_id=user.tenant_id,
+                identity_provider_id=user.identity_provider_id,
+                **_values(user),
+            )
+        )
+
+    def update(self, user: User) -> None:
+        mine = (U.c.id == user.id) & (U.c.application_id == self.application_id)
+        self.write(update(U).where(mine).values(**_values(user)))
+
+    def delete(self, user_id: str) -> None:
+        self.write(delete(U).where((U.c.id == user_id) & (U.c.application_id == self.application_id)))
+
+    def page(self, spec: ListSpec, scope: TenantScope, tenant_id: str | None = None) -> Page[User]:
+        query = self._mine().where(scope_clause(U.c.tenant_id, scope))
+        if tenant_id is not None:
+            query = query.where(U.c.tenant_id == tenant_id)
+        count, page = USER_LISTING.page(query, spec)
+        total = self.connection.execute(count).scalar_one()
+        items = [_from_row(r) for r in self.connection.execute(page)] if spec.count else []
+        return Page(total, spec.start_index, items)
+
+    def delete_for_tenant(self, tenant_id: str, limit: int) -> int:
+        batch = (
+            select(U.c.id)
+            .where((U.c.tenant_id == tenant_id) & (U.c.application_id == self.application_id))
+            .limit(limit)
+        )
+        ids = list(self.connection.execute(batch).scalars())
+        if ids:
+            self.connection.execute(delete(U).where(U.c.id.in_(ids)))
+        return len(ids)

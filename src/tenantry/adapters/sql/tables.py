@@ -1,0 +1,212 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are written against it.
+
+Every uniqueness rule of the domain is a constraint here, never a read-then-write in Python.
+Case-insensitive rules use a ``*_key`` column holding the lower-cased value, so the same plain
+unique index works on SQLite and PostgreSQL and filters can use it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+ID = String(26)
+TS = DateTime(timezone=True)
+
+
+def _metadata_columns() -> list[Column[object]]:
+    return [
+        Column("created_at", TS, nullable=False),
+        Column("updated_at", TS, nullable=False),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+    ]
+
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("vanity_domain", String(253), nullable=False),
+    Column("custom_domain_active", Boolean, nullable=False),
+    Column("signup_enabled", Boolean, nullable=False),
+    Column("login_url", String(2000)),
+    Column("status", String(20), nullable=False),
+    *_metadata_columns(),
+    UniqueConstraint("vanity_domain", name="uq_applications_vanity_domain"),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("domain_name", String(40), nullable=False),
+    Column("domain_key", String(40), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("description", String(1000)),
+    Column("logo_url", String(2000)),
+    Column("signup_enabled", Boolean, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("public_metadata", JSON, nullable=False),
+    Column("restricted_metadata", JSON, nullable=False),
+    *_metadata_columns(),
+    UniqueConstraint("application_id", "domain_key", name="uq_tenants_domain_name"),
+    CheckConstraint("type in ('STANDARD','GLOBAL','STANDALONE')", name="type"),
+    CheckConstraint("status in ('ACTIVE','INACTIVE','DELETE_IN_PROGRESS')", name="status"),
+    Index(
+        "uq_tenants_one_global",
+        "application_id",
+        unique=True,
+        sqlite_where=text("type = 'GLOBAL'"),
+        postgresql_where=text("type = 'GLOBAL'"),
+    ),
+    Index("ix_tenants_app_status", "application_id", "status"),
+)
+
+identity_providers = Table(
+    "identity_providers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_type", String(20), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE")),
+    Column("type", String(30), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("jit_provisioning_enabled", Boolean, nullable=False),
+    Column("protocol", JSON, nullable=False),
+    *_metadata_columns(),
+    UniqueConstraint("application_id", "owner_id", "name_key", name="uq_identity_providers_name"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("identity_provider_id", ID, ForeignKey("identity_providers.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(200), nullable=False),
+    Column("email_key", String(200), nullable=False),
+    Column("email_verified", Boolean, nullable=False),
+    Column("username", String(200)),
+    Column("username_key", String(200)),
+    Column("external_id", String(200)),
+    Column("full_name", String(200)),
+    Column("given_name", String(200)),
+    Column("family_name", String(200)),
+    Column("profile", JSON, nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("password_hash", String(300)),
+    Column("public_metadata", JSON, nullable=False),
+    Column("restricted_metadata", JSON, nullable=False),
+    *_metadata_columns(),
+    Column("activated_at", TS),
+    Column("deactivated_at", TS),
+    Column("verified_at", TS),
+    UniqueConstraint("tenant_id", "identity_provider_id", "email_key", name="uq_users_email"),
+    UniqueConstraint("tenant_id", "identity_provider_id", "external_id", name="uq_users_external_id"),
+    UniqueConstraint("tenant_id", "identity_provider_id", "username_key", name="uq_users_username"),
+    CheckConstraint(
+        "status in ('ACTIVE','INACTIVE','PENDING_INVITE_ACTIVATION','PENDING_SIGNUP_ACTIVATION','PROVISIONED')",
+        name="status",
+    ),
+    Index("ix_users_app_email", "application_id", "email_key"),
+    Index("ix_users_tenant_status", "tenant_id", "status"),
+    Index("ix_users_tenant_created", "tenant_id", "created_at"),
+    Index("ix_users_tenant_family", "tenant_id", "family_name"),
+    Index("ix_users_tenant_given", "tenant_id", "given_name"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE")),
+    Column("owner_type", String(20), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("description", String(1000)),
+    Column("type", String(20), nullable=False),
+    Column("permissions", JSON, nullable=False),
+    *_metadata_columns(),
+    UniqueConstraint("application_id", "name_key", name="uq_roles_name"),
+    Index("ix_roles_tenant", "application_id", "tenant_id"),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_user_roles_role", "role_id"),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE")),
+    Column("name", String(200), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("secret_hash", String(128)),
+    Column("redirect_uris", JSON, nullable=False),
+    Column("login_url", String(2000)),
+    *_metadata_columns(),
+    CheckConstraint("type in ('BACKEND_SERVER','SPA','NATIVE','MACHINE_TO_MACHINE')", name="type"),
+    Index("ix_clients_app", "application_id"),
+)
+
+client_roles = Table(
+    "client_roles",
+    metadata,
+    Column("client_id", ID, ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ID, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("algorithm", String(10), nullable=False),
+    Column("private_pem", Text, nullable=False),
+    Column("public_jwk", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("retired_at", TS),
+    Column("publish_until", TS),
+)

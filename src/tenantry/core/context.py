@@ -1,0 +1,17 @@
+"""What every use case gets handed: the ports, built once by ``tenantry.bootstrap``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tenantry.core.ports import Clock, CommonPasswords, PasswordHasher, UnitOfWorkFactory
+from tenantry.core.users.passwords import PasswordPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class CoreContext:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    hasher: PasswordHasher
+    common_passwords: CommonPasswords
+    password_policy: PasswordPolicy

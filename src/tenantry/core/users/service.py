@@ -1,0 +1,194 @@
+"""User use cases behind ``/api/v1/users`` (onboarding method 5: the Create User API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenantry.core.access import Principal, require
+from tenantry.core.context import CoreContext
+from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, Violation
+from tenantry.core.ids import new_id
+from tenantry.core.model import EntityMetadata, JsonObject
+from tenantry.core.ports import ListSpec, Page, UnitOfWork
+from tenantry.core.tenants.model import Tenant
+from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus
+from tenantry.core.users.validation import email_violations, profile_violations
+
+CREATE_STATUSES = (UserStatus.PROVISIONED, UserStatus.ACTIVE)
+
+# PATCH fields that need a permission beyond ``user:update``.
+FIELD_PERMISSIONS: dict[str, str] = {
+    "status": "user:manage-status",
+    "email": "user:manage-email",
+    "emailVerified": "user:manage-email",
+    "externalId": "user:manage-external-id",
+    "restrictedMetadata": "user:manage-restricted-metadata",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    tenant_id: str
+    identity_provider_name: str
+    email: str
+    email_verified: bool = False
+    status: UserStatus = UserStatus.PROVISIONED
+    password: str | None = None
+    profile: Mapping[str, str | None] = field(default_factory=dict)
+    public_metadata: JsonObject = field(default_factory=dict)
+    restricted_metadata: JsonObject = field(default_factory=dict)
+
+
+def _usable_tenant(uow: UnitOfWork, tenant_id: str) -> Tenant:
+    tenant = uow.tenants.get(tenant_id)
+    if tenant is None or not tenant.is_usable:
+        raise NotFound("tenant", tenant_id)
+    return tenant
+
+
+def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
+    require(actor, "user:create", tenant_id=cmd.tenant_id)
+    if cmd.restricted_metadata:
+        require(actor, "user:manage-restricted-metadata", tenant_id=cmd.tenant_id)
+    violations: dict[str, list[Violation]] = profile_violations(cmd.profile)
+    if found := email_violations(cmd.email):
+        violations["email"] = found
+    if cmd.status not in CREATE_STATUSES:
+        violations["status"] = [Violation("invalid_value", {"allowedValues": "PROVISIONED,ACTIVE"})]
+    if violations:
+        raise ConstraintViolations(violations, "Field violations detected while trying to create a user")
+    if cmd.password is not None:
+        ctx.password_policy.check(cmd.password, email=cmd.email, common=ctx.common_passwords)
+    # Hash outside the transaction: it is the slow part and must not hold a write lock.
+    password_hash = ctx.hasher.hash(cmd.password) if cmd.password is not None else None
+    now = ctx.clock.now()
+    with ctx.uow(actor.application_id, write=True) as uow:
+        _usable_tenant(uow, cmd.tenant_id)
+        provider = uow.identity_providers.get_by_name(cmd.identity_provider_name, cmd.tenant_id)
+        if provider is None:
+            raise ConstraintViolations.single(
+                "identityProviderName",
+                "invalid_value",
+                f"Identity provider [{cmd.identity_provider_name}] not found",
+            )
+        if provider.is_external and not cmd.profile.get("externalId"):
+            raise ConstraintViolations.single(
+                "externalId", "required", "Users of an external identity provider need an externalId"
+            )
+        if password_hash is not None and provider.is_external:
+            raise ConstraintViolations.single(
+                "password", "invalid_value", "Only users of the built-in identity provider have passwords"
+            )
+        user = User(
+            id=new_id(),
+            application_id=actor.application_id,
+            tenant_id=cmd.tenant_id,
+            identity_provider_id=provider.id,
+            identity_provider_name=provider.name,
+            identity_provider_type=provider.type.value,
+            email=cmd.email,
+            email_verified=cmd.email_verified,
+            status=cmd.status,
+            profile={k: v for k, v in cmd.profile.items() if v is not None},
+            public_metadata=dict(cmd.public_metadata),
+            restricted_metadata=dict(cmd.restricted_metadata),
+            password_hash=password_hash,
+            metadata=EntityMetadata.new(now),
+        )
+        if cmd.status is UserStatus.ACTIVE:
+            user.metadata.activation_time = now
+        uow.users.add(user)
+        uow.commit()
+    return user
+
+
+def _visible_user(uow: UnitOfWork, actor: Principal, user_id: str, permission: str) -> User:
+    """The user, or ``user_not_found`` when it does not exist *or* lies outside the caller's
+    boundary: a caller must not learn which ids exist in other tenants."""
+    user = uow.users.get(user_id)
+    if user is None or not actor.allows(permission, tenant_id=user.tenant_id, user_id=user.id):
+        if user is not None and actor.allows("user:read", tenant_id=user.tenant_id, user_id=user.id):
+            require(actor, permission, tenant_id=user.tenant_id, user_id=user.id)
+        raise NotFound("user", user_id)
+    return user
+
+
+def get_user(ctx: CoreContext, actor: Principal, user_id: str) -> User:
+    with ctx.uow(actor.application_id) as uow:
+        return _visible_user(uow, actor, user_id, "user:read")
+
+
+def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mapping[str, Any]) -> User:
+    """Apply a partial update; ``changes`` holds only the fields the caller sent."""
+    profile_changes = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+    violations = profile_violations(profile_changes)
+    if "email" in changes:
+        if changes["email"] is None:
+            violations["email"] = [Violation("not_null")]
+        elif found := email_violations(changes["email"]):
+            violations["email"] = found
+    for name in ("emailVerified", "status", "publicMetadata", "restrictedMetadata"):
+        if name in changes and changes[name] is None:
+            violations[name] = [Violation("not_null")]
+    if violations:
+        raise ConstraintViolations(violations, "Field violations detected while trying to update a user")
+    password = changes.get("password")
+    if password is not None:
+        raise InvalidRequest("Passwords are changed through the change-password workflow, not PATCH")
+    now = ctx.clock.now()
+    with ctx.uow(actor.application_id, write=True) as uow:
+        user = _visible_user(uow, actor, user_id, "user:update")
+        for name, permission in FIELD_PERMISSIONS.items():
+            if name in changes:
+                require(actor, permission, tenant_id=user.tenant_id, user_id=user.id)
+        if "status" in changes:
+            user.change_status(UserStatus(changes["status"]), now)
+        if "email" in changes and changes["email"] != user.email:
+            user.email = changes["email"]
+            user.email_verified = False
+        if "emailVerified" in changes:
+            user.email_verified = bool(changes["emailVerified"])
+            if user.email_verified:
+                user.metadata.last_verification_time = now
+        for name, value in profile_changes.items():
+            if value is None:
+                user.profile.pop(name, None)
+            else:
+                user.profile[name] = value
+        if "publicMetadata" in changes:
+            user.public_metadata = dict(changes["publicMetadata"])
+        if "restrictedMetadata" in changes:
+            user.restricted_metadata = dict(changes["restrictedMetadata"])
+        user.metadata.touch(now)
+        uow.users.update(user)
+        uow.commit()
+    return user
+
+
+def delete_user(ctx: CoreContext, actor: Principal, user_id: str) -> None:
+    with ctx.uow(actor.application_id, write=True) as uow:
+        _visible_user(uow, actor, user_id, "user:delete")
+        uow.users.delete(user_id)
+        uow.commit()
+
+
+def list_tenant_users(ctx: CoreContext, actor: Principal, tenant_id: str, spec: ListSpec) -> Page[User]:
+    with ctx.uow(actor.application_id) as uow:
+        tenant = uow.tenants.get(tenant_id)
+        if tenant is None or not actor.reaches_tenant("user:read", tenant_id):
+            if tenant is not None and actor.reaches_tenant("tenant:read", tenant_id):
+                require(actor, "user:read", tenant_id=tenant_id)
+            raise NotFound("tenant", tenant_id)
+        return uow.users.page(spec, actor.tenant_scope("user:read"), tenant_id=tenant_id)
+
+
+def list_application_users(ctx: CoreContext, actor: Principal, application_id: str, spec: ListSpec) -> Page[User]:
+    if application_id != actor.application_id:
+        raise NotFound("application", application_id)
+    scope = actor.tenant_scope("user:read")
+    if scope.empty:
+        require(actor, "user:read", tenant_id=None)
+    with ctx.uow(actor.application_id) as uow:
+        return uow.users.page(spec, scope)

@@ -1,0 +1,45 @@
+"""One typed settings tree, read from ``TENANTRY_*`` environment variables; the only module that
+reads the environment. ``docs/configuration.md`` documents every field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+
+    env: Literal["local", "production", "test"] = "local"
+    data_dir: Path = Path(".tenantry")
+    database_url: str | None = None
+    db_pool_size: int = Field(10, ge=1, le=200)
+
+    access_token_lifetime: int = Field(3600, ge=120, le=86400, description="seconds")
+    argon2_memory_kib: int = Field(19456, ge=1024)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1)
+    password_min_length: int = Field(8, ge=6, le=128)
+
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_page_size: int = Field(1000, ge=1, le=10_000)
+    default_page_size: int = Field(50, ge=1)
+
+    key_refresh_seconds: float = Field(60.0, gt=0)
+    tenant_purge_interval: float = Field(5.0, gt=0, description="seconds between purges of deleted tenants")
+    log_json: bool | None = None
+    log_level: str = "INFO"
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tenantry.db').resolve()}"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env == "production"

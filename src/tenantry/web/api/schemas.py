@@ -1,0 +1,102 @@
+"""Request bodies. Unknown fields are ignored (the official import tool sends some); types are
+checked here, the domain rules (lengths, formats, uniqueness) in ``tenantry.core``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantry.core.clients.model import ClientType
+from tenantry.core.tenants.model import TenantType
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class Profile(Body):
+    username: str | None = None
+    externalId: str | None = None
+    fullName: str | None = None
+    givenName: str | None = None
+    familyName: str | None = None
+    middleName: str | None = None
+    honorificPrefix: str | None = None
+    honorificSuffix: str | None = None
+    nickname: str | None = None
+    displayName: str | None = None
+    pictureUrl: str | None = None
+    gender: str | None = None
+    birthdate: str | None = None
+    phoneNumber: str | None = None
+    preferredLanguage: str | None = None
+    locale: str | None = None
+    timeZone: str | None = None
+
+
+class CreateUserBody(Profile):
+    tenantId: str
+    identityProviderName: str
+    email: str
+    emailVerified: bool = False
+    status: Literal["PROVISIONED", "ACTIVE"] = "PROVISIONED"
+    password: str | None = Field(default=None, json_schema_extra={"writeOnly": True})
+    publicMetadata: dict[str, Any] | None = None
+    restrictedMetadata: dict[str, Any] | None = None
+
+
+class UpdateUserBody(Profile):
+    email: str | None = None
+    emailVerified: bool | None = None
+    status: Literal["ACTIVE", "INACTIVE"] | None = None
+    publicMetadata: dict[str, Any] | None = None
+    restrictedMetadata: dict[str, Any] | None = None
+
+
+class CreateTenantBody(Body):
+    domainName: str
+    displayName: str
+    applicationId: str | None = None
+    type: TenantType = TenantType.STANDARD
+    description: str | None = None
+    logoUrl: str | None = None
+    signupEnabled: bool = False
+    publicMetadata: dict[str, Any] | None = None
+    restrictedMetadata: dict[str, Any] | None = None
+
+
+class UpdateTenantBody(Body):
+    displayName: str | None = None
+    description: str | None = None
+    logoUrl: str | None = None
+    signupEnabled: bool | None = None
+    status: Literal["ACTIVE", "INACTIVE"] | None = None
+    domainName: str | None = None
+    type: str | None = None
+    publicMetadata: dict[str, Any] | None = None
+    restrictedMetadata: dict[str, Any] | None = None
+
+
+class RoleIdsBody(Body):
+    roleIds: list[str] = Field(max_length=100)
+
+
+class UserIdsBody(Body):
+    userIds: list[str] = Field(max_length=100)
+
+
+class CreateRoleBody(Body):
+    name: str
+    displayName: str
+    description: str | None = None
+    permissions: list[str] = Field(default_factory=list, max_length=200)
+
+
+class CreateClientBody(Body):
+    name: str
+    type: ClientType
+    tenantId: str | None = None
+    redirectUris: list[str] = Field(default_factory=list)
+    loginUrl: str | None = None
+    roleIds: list[str] = Field(default_factory=list, max_length=100)

@@ -1,0 +1,61 @@
+"""Bearer tokens on the management API: verify the JWT, then load its subject's permissions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tenantry.adapters.security.keys import InvalidToken, KeyStore
+from tenantry.core.access import Principal
+from tenantry.core.applications.model import Application
+from tenantry.core.clients.authentication import client_principal
+from tenantry.core.context import CoreContext
+from tenantry.core.errors import Unauthenticated
+
+# A principal's grants are cached briefly per node: role changes reach every node within this.
+PRINCIPAL_CACHE_SECONDS = 10.0
+
+
+class BearerAuthenticator:
+    def __init__(self, core: CoreContext, keys: KeyStore) -> None:
+        self._core = core
+        self._keys = keys
+        self._cache: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None, application: Application) -> Principal:
+        if not authorization or authorization[:7].lower() != "bearer ":
+            raise Unauthenticated("A Bearer access token is required")
+        token = authorization[7:].strip()
+        try:
+            claims = self._keys.verify(token)
+        except InvalidToken as error:
+            raise Unauthenticated("The access token is invalid") from error
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp <= time.time():
+            raise Unauthenticated("The access token has expired")
+        if claims.get("iss") != application.issuer or claims.get("app_id") != application.id:
+            raise Unauthenticated("The access token was not issued for this application")
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or claims.get("client_id") != subject:
+            raise Unauthenticated("The access token has no usable subject")
+        return self._principal(application.id, subject)
+
+    def _principal(self, application_id: str, client_id: str) -> Principal:
+        key = (application_id, client_id)
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < PRINCIPAL_CACHE_SECONDS:
+            return hit[1]
+        principal = client_principal(self._core, application_id, client_id)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic(), principal)
+        return principal
+
+    def forget(self, client_id: str | None = None) -> None:
+        with self._lock:
+            if client_id is None:
+                self._cache.clear()
+            else:
+                self._cache = {k: v for k, v in self._cache.items() if k[1] != client_id}

@@ -1,0 +1,180 @@
+"""The single mapping from errors to HTTP responses.
+
+API errors use Wristband's two JSON shapes (``base_error`` and ``constraint_violations_error``),
+each with a ``ticket`` that is also logged; OAuth endpoints use RFC 6749's ``error`` /
+``error_description``. Anything unexpected becomes a 500 with a ticket and a logged traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tenantry.core.errors import (
+    ConstraintViolations,
+    Forbidden,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    TenantryError,
+    Unauthenticated,
+    Violation,
+)
+from tenantry.core.ids import new_id
+from tenantry.protocols.oauth2.errors import InvalidClientError, OAuth2Error
+from tenantry.protocols.query import QueryError
+
+log = structlog.get_logger("tenantry.errors")
+
+STATUS_BY_ERROR: list[tuple[type[TenantryError], int]] = [
+    (NotFound, 404),
+    (ConstraintViolations, 400),
+    (InvalidRequest, 400),
+    (InvalidState, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+]
+PYDANTIC_CODES = {
+    "missing": "required",
+    "string_too_long": "too_long",
+    "string_too_short": "too_short",
+    "too_long": "too_many",
+    "too_short": "too_few",
+    "string_type": "invalid_type",
+    "bool_type": "invalid_type",
+    "bool_parsing": "invalid_type",
+    "int_type": "invalid_type",
+    "int_parsing": "invalid_type",
+    "dict_type": "invalid_type",
+    "list_type": "invalid_type",
+    "enum": "invalid_value",
+    "literal_error": "invalid_value",
+    "string_pattern_mismatch": "invalid_format",
+}
+
+
+def _base_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    ticket = new_id()
+    log.info("request_failed", status=status, code=code, ticket=ticket, message=message)
+    body = {"type": "base_error", "code": code, "message": message, "ticket": ticket}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _violations_error(code: str, message: str, violations: Mapping[str, Sequence[Violation]]) -> JSONResponse:
+    ticket = new_id()
+    rendered = {
+        name: [
+            {"code": v.code, **({"constraintAttributes": dict(v.attributes)} if v.attributes else {})} for v in found
+        ]
+        for name, found in violations.items()
+    }
+    log.info("request_failed", status=400, code=code, ticket=ticket, violations=rendered)
+    body = {
+        "type": "constraint_violations_error",
+        "code": code,
+        "message": message,
+        "ticket": ticket,
+        "violations": rendered,
+    }
+    return JSONResponse(body, status_code=400)
+
+
+def tenantry_error_response(error: TenantryError) -> JSONResponse:
+    if isinstance(error, ConstraintViolations):
+        return _violations_error(error.code, error.message, {k: v for k, v in error.violations.items()})
+    status = next((s for cls, s in STATUS_BY_ERROR if isinstance(error, cls)), 400)
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    return _base_error(status, error.code, error.message, headers)
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    return ".".join(str(p) for p in loc[1:]) or str(loc[0])
+
+
+def validation_error_response(error: RequestValidationError) -> JSONResponse:
+    errors: Sequence[Any] = error.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _base_error(400, "invalid_request", "The request body is not valid JSON")
+    body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
+    if body_errors and len(body_errors[0]["loc"]) == 1:
+        return _base_error(400, "invalid_request", "The request body must be a JSON object")
+    if body_errors:
+        violations: dict[str, list[Violation]] = {}
+        for e in body_errors:
+            attributes: dict[str, str] = {}
+            ctx = e.get("ctx") or {}
+            for key, name in (
+                ("max_length", "maxLength"),
+                ("min_length", "minLength"),
+                ("expected", "allowedValues"),
+            ):
+                if key in ctx:
+                    attributes[name] = str(ctx[key])
+            code = PYDANTIC_CODES.get(e["type"], "invalid_value")
+            violations.setdefault(_field_path(e["loc"]), []).append(Violation(code, attributes))
+        return _violations_error("message_body_constraint_violations", "Field violations detected", violations)
+    first = errors[0]
+    where = first["loc"][0] if first["loc"] else "request"
+    name = first["loc"][-1] if first["loc"] else "request"
+    return _base_error(400, "invalid_request", f"Invalid {where} parameter [{name}]: {first['msg']}")
+
+
+def oauth_error_response(error: OAuth2Error) -> JSONResponse:
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if isinstance(error, InvalidClientError):
+        headers["WWW-Authenticate"] = 'Basic realm="tenantry"'
+    body = {"error": error.error, "error_description": error.description}
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_tenantry(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, TenantryError)
+        return tenantry_error_response(error)
+
+    async def on_validation(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        return validation_error_response(error)
+
+    async def on_query(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, QueryError)
+        return _base_error(400, "invalid_request", f"Invalid [{error.parameter}] parameter: {error.message}")
+
+    async def on_oauth(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, OAuth2Error)
+        return oauth_error_response(error)
+
+    async def on_http(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
+        }
+        message = error.detail if isinstance(error.detail, str) else "Request failed"
+        return _base_error(error.status_code, codes.get(error.status_code, "http_error"), message, error.headers)
+
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        ticket = new_id()
+        log.exception("unhandled_error", ticket=ticket, path=request.url.path)
+        body = {
+            "type": "base_error",
+            "code": "server_error",
+            "message": "Unexpected server error",
+            "ticket": ticket,
+        }
+        return JSONResponse(body, status_code=500)
+
+    app.add_exception_handler(TenantryError, on_tenantry)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(QueryError, on_query)
+    app.add_exception_handler(OAuth2Error, on_oauth)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
