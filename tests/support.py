@@ -37,6 +37,9 @@ def test_settings(data_dir: Path, database_url: str | None = None, **overrides: 
     )
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @dataclass
 class Api:
     """A TestClient bound to one application's vanity domain, with its admin M2M credentials."""

@@ -253,7 +253,7 @@ def demo(
     store.chmod(0o600)
     tls = ensure_local_certificates(
         services.settings.data_dir / "tls",
-        ["localhost", "127.0.0.1", application.tenant_host(DEMO_TENANT).split(":")[0]],
+        ["localhost", "*.localhost", "127.0.0.1", application.tenant_host(DEMO_TENANT).split(":")[0]],
     )
     info = {
         "applicationId": application.id,

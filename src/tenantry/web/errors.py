@@ -153,12 +153,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
         codes = {
+            400: "invalid_request",
             404: "not_found",
             405: "method_not_allowed",
             413: "payload_too_large",
             415: "unsupported_media_type",
         }
         message = error.detail if isinstance(error.detail, str) else "Request failed"
+        if error.status_code == 400 and "parsing the body" in message:
+            message = "The request body could not be parsed"
         return _base_error(error.status_code, codes.get(error.status_code, "http_error"), message, error.headers)
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -98,8 +98,12 @@ class KeyStore:
                 )
             )
             conn.commit()
-        self._loaded = None
+        self.reload()
         return kid
+
+    def reload(self) -> None:
+        """Forget the cached key set; the next use reads it from the database."""
+        self._loaded = None
 
     def sign(self, claims: dict[str, Any]) -> str:
         loaded = self._current()

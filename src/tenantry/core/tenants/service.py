@@ -10,6 +10,7 @@ from tenantry.core.access import Principal, require
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, NotFound, Violation
 from tenantry.core.ids import new_id
+from tenantry.core.metadata_rules import metadata_violations
 from tenantry.core.model import EntityMetadata, JsonObject
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.tenants.model import (
@@ -55,6 +56,9 @@ def domain_name_violations(domain_name: str) -> list[Violation]:
 
 def _text_violations(changes: Mapping[str, Any]) -> dict[str, list[Violation]]:
     found: dict[str, list[Violation]] = {}
+    for name in ("publicMetadata", "restrictedMetadata"):
+        if problems := metadata_violations(changes.get(name)):
+            found[name] = problems
     limits = {"displayName": DISPLAY_NAME_MAX, "description": 1000, "logoUrl": 2000}
     for name, limit in limits.items():
         value = changes.get(name)
@@ -74,7 +78,13 @@ def create_tenant(ctx: CoreContext, actor: Principal, cmd: CreateTenant) -> Tena
     if cmd.restricted_metadata:
         require(actor, "tenant:manage-restricted-metadata", tenant_id=None)
     violations = _text_violations(
-        {"displayName": cmd.display_name, "description": cmd.description, "logoUrl": cmd.logo_url}
+        {
+            "displayName": cmd.display_name,
+            "description": cmd.description,
+            "logoUrl": cmd.logo_url,
+            "publicMetadata": cmd.public_metadata,
+            "restrictedMetadata": cmd.restricted_metadata,
+        }
     )
     if found := domain_name_violations(cmd.domain_name):
         violations["domainName"] = found

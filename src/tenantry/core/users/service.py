@@ -10,6 +10,7 @@ from tenantry.core.access import Principal, require
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, Violation
 from tenantry.core.ids import new_id
+from tenantry.core.metadata_rules import metadata_violations
 from tenantry.core.model import EntityMetadata, JsonObject
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.tenants.model import Tenant
@@ -55,6 +56,9 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
     violations: dict[str, list[Violation]] = profile_violations(cmd.profile)
     if found := email_violations(cmd.email):
         violations["email"] = found
+    for name, value in (("publicMetadata", cmd.public_metadata), ("restrictedMetadata", cmd.restricted_metadata)):
+        if found := metadata_violations(value):
+            violations[name] = found
     if cmd.status not in CREATE_STATUSES:
         violations["status"] = [Violation("invalid_value", {"allowedValues": "PROVISIONED,ACTIVE"})]
     if violations:
@@ -132,6 +136,9 @@ def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mappi
     for name in ("emailVerified", "status", "publicMetadata", "restrictedMetadata"):
         if name in changes and changes[name] is None:
             violations[name] = [Violation("not_null")]
+    for name in ("publicMetadata", "restrictedMetadata"):
+        if found := metadata_violations(changes.get(name)):
+            violations[name] = found
     if violations:
         raise ConstraintViolations(violations, "Field violations detected while trying to update a user")
     password = changes.get("password")

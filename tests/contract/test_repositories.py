@@ -1,0 +1,223 @@
+"""The repository contract, run on SQLite and PostgreSQL: constraints, scoping, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tenantry.bootstrap import Services, bootstrap
+from tenantry.core.access import TenantScope
+from tenantry.core.applications.service import initialize_application
+from tenantry.core.errors import ConstraintViolations
+from tenantry.core.identity_providers.model import BUILT_IN_NAME
+from tenantry.core.ids import new_id
+from tenantry.core.model import EntityMetadata
+from tenantry.core.ports import ListSpec
+from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
+from tenantry.core.users.model import User, UserStatus
+from tests.support import rand, rand_email, test_settings
+
+ALL = TenantScope(all_tenants=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    built = bootstrap(test_settings(tmp_path, url))
+    yield built
+    built.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _app(services: Services) -> str:
+    return initialize_application(services.core, f"{rand('app')}.test", custom_domain=False).application.id
+
+
+def _tenant(
+    services: Services, app_id: str, domain: str | None = None, type_: TenantType = TenantType.STANDARD
+) -> Tenant:
+    tenant = Tenant(
+        id=new_id(),
+        application_id=app_id,
+        domain_name=domain or rand("tn"),
+        display_name="T",
+        description=None,
+        logo_url=None,
+        signup_enabled=False,
+        type=type_,
+        status=TenantStatus.ACTIVE,
+        public_metadata={"a": [1, {"b": None}]},
+        restricted_metadata={},
+        metadata=EntityMetadata.new(_now()),
+    )
+    with services.core.uow(app_id, write=True) as uow:
+        uow.tenants.add(tenant)
+        uow.commit()
+    return tenant
+
+
+def _user(services: Services, app_id: str, tenant_id: str, email: str, **profile: str) -> User:
+    with services.core.uow(app_id) as uow:
+        idp = uow.identity_providers.get_by_name(BUILT_IN_NAME, tenant_id)
+    assert idp is not None
+    return User(
+        id=new_id(),
+        application_id=app_id,
+        tenant_id=tenant_id,
+        identity_provider_id=idp.id,
+        identity_provider_name=idp.name,
+        identity_provider_type=idp.type.value,
+        email=email,
+        email_verified=False,
+        status=UserStatus.PROVISIONED,
+        profile=dict(profile),
+        public_metadata={},
+        restricted_metadata={},
+        password_hash=None,
+        metadata=EntityMetadata.new(_now()),
+    )
+
+
+def _add(services: Services, app_id: str, user: User) -> None:
+    with services.core.uow(app_id, write=True) as uow:
+        uow.users.add(user)
+        uow.commit()
+
+
+def test_user_round_trip(services: Services) -> None:
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    user = _user(services, app_id, tenant.id, rand_email(), givenName="Ada", timeZone="Europe/Paris", username="ada")
+    _add(services, app_id, user)
+    with services.core.uow(app_id) as uow:
+        loaded = uow.users.get(user.id)
+    assert loaded is not None
+    assert loaded.profile == {"givenName": "Ada", "timeZone": "Europe/Paris", "username": "ada"}
+    assert loaded.metadata.creation_time == user.metadata.creation_time
+    assert loaded.identity_provider_name == BUILT_IN_NAME
+
+
+def test_email_unique_per_tenant_and_provider_case_insensitively(services: Services) -> None:
+    app_id = _app(services)
+    tenant, other = _tenant(services, app_id), _tenant(services, app_id)
+    email = rand_email()
+    _add(services, app_id, _user(services, app_id, tenant.id, email))
+    with pytest.raises(ConstraintViolations) as caught:
+        _add(services, app_id, _user(services, app_id, tenant.id, email.upper()))
+    assert caught.value.violations["email"][0].code == "not_unique"
+    _add(services, app_id, _user(services, app_id, other.id, email))  # another tenant: allowed
+
+
+def test_external_id_and_username_unique(services: Services) -> None:
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    _add(services, app_id, _user(services, app_id, tenant.id, rand_email(), externalId="ext-1", username="Bob"))
+    with pytest.raises(ConstraintViolations) as caught:
+        _add(services, app_id, _user(services, app_id, tenant.id, rand_email(), externalId="ext-1"))
+    assert "externalId" in caught.value.violations
+    with pytest.raises(ConstraintViolations) as caught:
+        _add(services, app_id, _user(services, app_id, tenant.id, rand_email(), username="bob"))
+    assert "username" in caught.value.violations
+    # NULL external ids and usernames never collide.
+    _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+    _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+
+
+def test_tenant_domain_unique_case_insensitively_and_one_global(services: Services) -> None:
+    app_id = _app(services)
+    name = rand("tn")
+    _tenant(services, app_id, name)
+    with pytest.raises(ConstraintViolations) as caught:
+        _tenant(services, app_id, name.upper())
+    assert "domainName" in caught.value.violations
+    _tenant(services, _app(services), name)  # another application: allowed
+    _tenant(services, app_id, type_=TenantType.GLOBAL)
+    with pytest.raises(ConstraintViolations) as caught:
+        _tenant(services, app_id, type_=TenantType.GLOBAL)
+    assert "type" in caught.value.violations
+
+
+def test_repositories_never_cross_applications(services: Services) -> None:
+    app_a, app_b = _app(services), _app(services)
+    tenant = _tenant(services, app_a)
+    user = _user(services, app_a, tenant.id, rand_email())
+    _add(services, app_a, user)
+    with services.core.uow(app_b) as uow:
+        assert uow.tenants.get(tenant.id) is None
+        assert uow.users.get(user.id) is None
+        assert uow.users.page(ListSpec(), ALL).total == 0
+        assert uow.tenants.page(ListSpec(), ALL).total == 0
+
+
+def test_failed_unit_of_work_writes_nothing(services: Services) -> None:
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    email = rand_email()
+    _add(services, app_id, _user(services, app_id, tenant.id, email))
+    first = _user(services, app_id, tenant.id, rand_email())
+    with pytest.raises(ConstraintViolations), services.core.uow(app_id, write=True) as uow:
+        uow.users.add(first)
+        uow.users.add(_user(services, app_id, tenant.id, email))
+        uow.commit()
+    with services.core.uow(app_id) as uow:
+        assert uow.users.get(first.id) is None
+
+
+def test_scope_limits_listing(services: Services) -> None:
+    app_id = _app(services)
+    a, b = _tenant(services, app_id), _tenant(services, app_id)
+    for tenant in (a, a, b):
+        _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+    with services.core.uow(app_id) as uow:
+        assert uow.users.page(ListSpec(), ALL).total == 3
+        assert uow.users.page(ListSpec(), TenantScope(False, frozenset({a.id}))).total == 2
+        assert uow.users.page(ListSpec(), TenantScope(True, excluded=frozenset({a.id}))).total == 1
+        assert uow.users.page(ListSpec(), TenantScope(False)).total == 0
+
+
+def test_concurrent_inserts_of_one_email_leave_one_user(services: Services) -> None:
+    """Uniqueness lives in the database: racing writers get exactly one winner."""
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    email = rand_email()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt() -> None:
+        user = _user(services, app_id, tenant.id, email)
+        barrier.wait()
+        try:
+            _add(services, app_id, user)
+            outcomes.append("created")
+        except ConstraintViolations:
+            outcomes.append("not_unique")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created"] + ["not_unique"] * 7
+    with services.core.uow(app_id) as uow:
+        assert uow.users.page(ListSpec(), ALL, tenant_id=tenant.id).total == 1
+
+
+def test_deleting_a_tenant_cascades(services: Services) -> None:
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    user = _user(services, app_id, tenant.id, rand_email())
+    _add(services, app_id, user)
+    with services.core.uow(app_id, write=True) as uow:
+        assert uow.users.delete_for_tenant(tenant.id, 100) == 1
+        uow.tenants.delete(tenant.id)
+        uow.commit()
+    with services.core.uow(app_id) as uow:
+        assert uow.tenants.get(tenant.id) is None
+        assert uow.users.get(user.id) is None
