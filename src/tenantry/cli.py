@@ -18,7 +18,6 @@ from tenantry.core.applications.service import TENANT_ADMIN_ROLE, initialize_app
 from tenantry.core.clients.model import ClientType
 from tenantry.core.clients.service import CreateClient, create_client
 from tenantry.core.errors import ConstraintViolations, TenantryError
-from tenantry.core.roles.model import Boundary, all_permissions
 from tenantry.core.roles.service import assign_roles
 from tenantry.core.tenants.service import CreateTenant, create_tenant
 from tenantry.core.users.model import UserStatus
@@ -38,11 +37,6 @@ def _services(*, migrate: bool = True) -> Services:
     settings = Settings()
     configure_logging(json=settings.json_logs, level="WARNING")
     return bootstrap(settings, migrate=migrate)
-
-
-def _operator(application_id: str) -> Principal:
-    """The person at the command line acts with every permission on the whole application."""
-    return Principal(application_id, "operator", "operator", None, all_permissions(Boundary.APPLICATION))
 
 
 def _application(services: Services, domain: str | None) -> Application:
@@ -134,7 +128,7 @@ def clients_create(
     try:
         created = create_client(
             services.core,
-            _operator(application.id),
+            Principal.operator(application.id),
             CreateClient(
                 name=name,
                 type=type_,
@@ -208,7 +202,7 @@ def demo(
     saved: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
     result = initialize_application(services.core, domain, custom_domain=True)
     application = result.application
-    operator = _operator(application.id)
+    operator = Principal.operator(application.id)
     if result.client_secret:
         saved.update(m2mClientId=result.client.id, m2mClientSecret=result.client_secret)
     with services.core.uow(application.id) as uow:

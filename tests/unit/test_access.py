@@ -65,3 +65,23 @@ def test_grants_combine() -> None:
 def test_require_raises_forbidden() -> None:
     with pytest.raises(Forbidden, match="user:delete"):
         require(principal(), "user:delete", tenant_id="ta")
+
+
+def test_can_grant_only_what_one_holds() -> None:
+    app_admin = principal(PermissionGrant("user:read", Boundary.APPLICATION))
+    tenant_admin = principal(PermissionGrant("user:read", Boundary.TENANT))
+    wide = PermissionGrant("user:read", Boundary.APPLICATION)
+    narrow = PermissionGrant("user:read", Boundary.TENANT)
+    assert app_admin.can_grant(wide, "tb") and app_admin.can_grant(narrow, None)
+    assert tenant_admin.can_grant(narrow, "ta")
+    assert tenant_admin.can_grant(PermissionGrant("user:read", Boundary.SELF), "ta")
+    assert not tenant_admin.can_grant(narrow, "tb")
+    assert not tenant_admin.can_grant(wide, "ta")
+    assert not tenant_admin.can_grant(PermissionGrant("user:read", Boundary.TENANT_EXCLUSION_LIST, ("x",)), "ta")
+    assert not tenant_admin.can_grant(PermissionGrant("user:delete", Boundary.TENANT), "ta")
+
+
+def test_operator_holds_everything() -> None:
+    operator = Principal.operator("app")
+    assert operator.allows("client:create", tenant_id=None)
+    assert operator.can_grant(PermissionGrant("tenant:delete", Boundary.APPLICATION), None)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tenantry.core.errors import Forbidden
-from tenantry.core.roles.model import Boundary, PermissionGrant
+from tenantry.core.roles.model import Boundary, PermissionGrant, Role, all_permissions
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,23 @@ class Principal:
             case Boundary.SELF:
                 return self.kind == "user" and user_id is not None and user_id == self.subject
         return False
+
+    @classmethod
+    def operator(cls, application_id: str) -> Principal:
+        """The person at the command line: every permission on the whole application."""
+        return cls(application_id, "operator", "operator", None, all_permissions(Boundary.APPLICATION))
+
+    def can_grant(self, grant: PermissionGrant, subject_tenant_id: str | None) -> bool:
+        """Whether this principal may hand ``grant`` to a client or user of ``subject_tenant_id``.
+
+        Nobody gives away more than they hold: an application-wide holder may grant anything;
+        otherwise only tenant- or self-bounded grants, inside a tenant the granter reaches."""
+        mine = [g for g in self.grants if g.permission == grant.permission]
+        if any(g.boundary is Boundary.APPLICATION for g in mine):
+            return True
+        if grant.boundary not in (Boundary.TENANT, Boundary.SELF) or subject_tenant_id is None:
+            return False
+        return self.reaches_tenant(grant.permission, subject_tenant_id)
 
     def reaches_tenant(self, permission: str, tenant_id: str) -> bool:
         """May list resources of ``tenant_id`` (a SELF grant does not reach a whole tenant)."""
@@ -79,6 +96,13 @@ class TenantScope:
 def require(principal: Principal, permission: str, *, tenant_id: str | None, user_id: str | None = None) -> None:
     if not principal.allows(permission, tenant_id=tenant_id, user_id=user_id):
         raise Forbidden(f"Missing permission [{permission}] for this resource")
+
+
+def require_grantable(principal: Principal, roles: Iterable[Role], subject_tenant_id: str | None) -> None:
+    for role in roles:
+        for grant in role.grants:
+            if not principal.can_grant(grant, subject_tenant_id):
+                raise Forbidden(f"Role [{role.name}] grants [{grant.permission}] beyond the caller's own reach")
 
 
 def require_all(

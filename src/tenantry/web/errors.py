@@ -101,6 +101,8 @@ def validation_error_response(error: RequestValidationError) -> JSONResponse:
     errors: Sequence[Any] = error.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return _base_error(400, "invalid_request", "The request body is not valid JSON")
+    if invalid := next((e for e in errors if e.get("type") == "invalid_request"), None):
+        return _base_error(400, "invalid_request", str(invalid["msg"]))
     body_errors = [e for e in errors if e["loc"] and e["loc"][0] == "body"]
     if body_errors and len(body_errors[0]["loc"]) == 1:
         return _base_error(400, "invalid_request", "The request body must be a JSON object")

@@ -86,32 +86,28 @@ class BodyLimitMiddleware:
                     await _too_large(send, self.max_bytes)
                     return
         received = 0
-        started = False
+        refused = False
 
         async def guarded_receive() -> Message:
-            nonlocal received
+            # Past the limit, answer 413 ourselves and tell the app the client went away; the
+            # app's own (error) response is then dropped by ``guarded_send``.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge()
+                    refused = True
+                    await _too_large(send, self.max_bytes)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-        try:
-            await self.app(scope, guarded_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _too_large(send, self.max_bytes)
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, guarded_receive, guarded_send)
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -142,6 +142,7 @@ def _ensure_defaults(uow: UnitOfWork, app: Application, now: datetime, rotate: b
         return existing, rotate_secret(uow, existing, now) if rotate else None
     created = add_client(
         uow,
+        Principal.operator(app.id),
         CreateClient(name=INIT_CLIENT_NAME, type=ClientType.MACHINE_TO_MACHINE, role_ids=[admin_role.id]),
         now,
     )

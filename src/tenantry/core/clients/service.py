@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from tenantry.core.access import Principal, require
+from tenantry.core.access import Principal, require, require_grantable
 from tenantry.core.clients.model import Client, ClientType, hash_secret
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, NotFound, Violation
 from tenantry.core.ids import new_id, new_secret
 from tenantry.core.model import EntityMetadata
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
+from tenantry.core.text import CONTROL, storable, text_violation
 
 SECRET_LENGTH = 48
 MAX_REDIRECT_URIS = 20
@@ -36,6 +37,8 @@ class CreatedClient:
 
 
 def _uri_ok(uri: str) -> bool:
+    if CONTROL.search(uri):
+        return False
     parts = urlsplit(uri.replace("{tenant_name}", "t").replace("{tenant_domain}", "t"))
     if parts.fragment or not parts.netloc:
         return False
@@ -44,21 +47,24 @@ def _uri_ok(uri: str) -> bool:
 
 def _violations(cmd: CreateClient) -> dict[str, list[Violation]]:
     found: dict[str, list[Violation]] = {}
-    if not cmd.name.strip() or len(cmd.name) > 200:
-        found["name"] = [Violation("invalid_length", {"minLength": "1", "maxLength": "200"})]
+    if problem := text_violation(cmd.name, max_length=200):
+        found["name"] = [problem]
     if len(cmd.redirect_uris) > MAX_REDIRECT_URIS:
         found["redirectUris"] = [Violation("too_many", {"maxItems": str(MAX_REDIRECT_URIS)})]
-    elif any(len(u) > 2000 or not _uri_ok(u) for u in cmd.redirect_uris):
+    elif any(len(u) > 2000 or not storable(u) or not _uri_ok(u) for u in cmd.redirect_uris):
         found["redirectUris"] = [Violation("invalid_format")]
-    if cmd.login_url is not None and (len(cmd.login_url) > 2000 or not _uri_ok(cmd.login_url)):
+    if cmd.login_url is not None and (
+        len(cmd.login_url) > 2000 or not storable(cmd.login_url) or not _uri_ok(cmd.login_url)
+    ):
         found["loginUrl"] = [Violation("invalid_format")]
     if cmd.type is ClientType.MACHINE_TO_MACHINE and cmd.redirect_uris:
         found["redirectUris"] = [Violation("not_allowed")]
     return found
 
 
-def add_client(uow: UnitOfWork, cmd: CreateClient, now: datetime) -> CreatedClient:
-    """Insert a client inside an open unit of work (used by the API and by ``tenantry init``)."""
+def add_client(uow: UnitOfWork, actor: Principal, cmd: CreateClient, now: datetime) -> CreatedClient:
+    """Insert a client inside an open unit of work (used by the API and by ``tenantry init``).
+    The client's roles may not reach further than the actor's own grants."""
     if violations := _violations(cmd):
         raise ConstraintViolations(violations, "Field violations detected while trying to create a client")
     if cmd.tenant_id is not None and uow.tenants.get(cmd.tenant_id) is None:
@@ -66,6 +72,7 @@ def add_client(uow: UnitOfWork, cmd: CreateClient, now: datetime) -> CreatedClie
     roles = uow.roles.get_many(list(cmd.role_ids))
     if len(roles) != len(set(cmd.role_ids)) or any(r.tenant_id not in (None, cmd.tenant_id) for r in roles):
         raise ConstraintViolations.single("roleIds", "invalid_value", "Unknown or foreign role ids")
+    require_grantable(actor, roles, cmd.tenant_id)
     secret = new_secret(SECRET_LENGTH) if cmd.type.is_confidential else None
     client = Client(
         id=new_id(),
@@ -86,7 +93,7 @@ def add_client(uow: UnitOfWork, cmd: CreateClient, now: datetime) -> CreatedClie
 def create_client(ctx: CoreContext, actor: Principal, cmd: CreateClient) -> CreatedClient:
     require(actor, "client:create", tenant_id=cmd.tenant_id)
     with ctx.uow(actor.application_id, write=True) as uow:
-        created = add_client(uow, cmd, ctx.clock.now())
+        created = add_client(uow, actor, cmd, ctx.clock.now())
         uow.commit()
     return created
 

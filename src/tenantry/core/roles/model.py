@@ -106,12 +106,17 @@ class Role:
         return self.name.rsplit(":", 1)[-1]
 
 
-def qualify_role_name(short: str, *, app_name: str, tenant_domain: str | None) -> str:
-    """``admin`` → ``app:{app}:admin`` or ``tnt:{tenant}:admin``; already qualified names stay."""
-    if ":" in short:
-        return short.lower()
-    prefix = f"tnt:{tenant_domain}" if tenant_domain else f"app:{app_name}"
-    return f"{prefix}:{short}".lower()
+def qualify_role_name(name: str, *, tenant_domain: str) -> str | None:
+    """A tenant role's name lives in its tenant's namespace: ``auditor`` (or an already
+    qualified ``tnt:{tenant}:auditor``) → ``tnt:{tenant}:auditor``. A name in any other
+    namespace (another tenant's, or ``app:``) is refused with ``None``, so one tenant cannot
+    squat another's names or mimic application roles."""
+    prefix = f"tnt:{tenant_domain}:".lower()
+    lowered = name.lower()
+    short = lowered[len(prefix) :] if lowered.startswith(prefix) else lowered
+    if not short or ":" in short:
+        return None
+    return prefix + short
 
 
 def all_permissions(boundary: Boundary) -> tuple[PermissionGrant, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tenantry.core.access import Principal, require
+from tenantry.core.access import Principal, require, require_grantable
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidState, NotFound, Violation
 from tenantry.core.ids import new_id
@@ -21,6 +21,7 @@ from tenantry.core.roles.model import (
     RoleType,
     qualify_role_name,
 )
+from tenantry.core.text import storable, text_violation
 from tenantry.core.users.model import User
 
 MAX_ROLE_IDS = 100
@@ -49,13 +50,6 @@ def _tenant_or_404(uow: UnitOfWork, actor: Principal, tenant_id: str, permission
         raise NotFound("tenant", tenant_id)
 
 
-def _app_name(uow: UnitOfWork, actor: Principal) -> str:
-    application = uow.applications.get(actor.application_id)
-    if application is None:
-        raise NotFound("application", actor.application_id)
-    return application.name
-
-
 def list_tenant_roles(
     ctx: CoreContext, actor: Principal, tenant_id: str, include_application_roles: bool, spec: ListSpec
 ) -> Page[Role]:
@@ -69,20 +63,21 @@ def create_tenant_role(ctx: CoreContext, actor: Principal, cmd: CreateTenantRole
     unknown = sorted(set(cmd.permissions) - PERMISSION_SET)
     if unknown:
         violations["permissions"] = [Violation("invalid_value", {"unknown": ",".join(unknown)})]
-    if not cmd.display_name.strip() or len(cmd.display_name) > 200:
-        violations["displayName"] = [Violation("invalid_length", {"minLength": "1", "maxLength": "200"})]
-    if cmd.description is not None and len(cmd.description) > 1000:
-        violations["description"] = [Violation("too_long", {"maxLength": "1000"})]
+    if problem := text_violation(cmd.display_name, max_length=200):
+        violations["displayName"] = [problem]
+    if cmd.description is not None and (problem := text_violation(cmd.description, max_length=1000, multiline=True)):
+        violations["description"] = [problem]
     now = ctx.clock.now()
     with ctx.uow(actor.application_id, write=True) as uow:
         _tenant_or_404(uow, actor, cmd.tenant_id, "role:create")
         tenant = uow.tenants.get(cmd.tenant_id)
         assert tenant is not None
-        name = qualify_role_name(cmd.name, app_name=_app_name(uow, actor), tenant_domain=tenant.domain_name)
-        if not ROLE_NAME_PATTERN.match(name) or not cmd.name:
+        name = qualify_role_name(cmd.name, tenant_domain=tenant.domain_name)
+        if name is None or not storable(name) or not ROLE_NAME_PATTERN.match(name):
             violations["name"] = [Violation("invalid_format", {"pattern": ROLE_NAME_PATTERN.pattern})]
         if violations:
             raise ConstraintViolations(violations, "Field violations detected while trying to create a role")
+        assert name is not None
         role = Role(
             id=new_id(),
             application_id=actor.application_id,
@@ -96,6 +91,7 @@ def create_tenant_role(ctx: CoreContext, actor: Principal, cmd: CreateTenantRole
             grants=tuple(PermissionGrant(p, Boundary.TENANT) for p in dict.fromkeys(cmd.permissions)),
             metadata=EntityMetadata.new(now),
         )
+        require_grantable(actor, [role], cmd.tenant_id)
         uow.roles.add(role)
         uow.commit()
     return role
@@ -121,8 +117,9 @@ def _user_for_roles(uow: UnitOfWork, actor: Principal, user_id: str, permission:
     return user
 
 
-def _assignable(uow: UnitOfWork, user: User, role_ids: Sequence[str]) -> list[str]:
-    """Check that every role exists and belongs to the application or the user's tenant."""
+def _assignable(uow: UnitOfWork, actor: Principal, user: User, role_ids: Sequence[str]) -> list[str]:
+    """Check that every role exists, belongs to the application or the user's tenant, and grants
+    nothing beyond the actor's own reach."""
     if len(role_ids) > MAX_ROLE_IDS:
         raise ConstraintViolations.single("roleIds", "too_many", "Too many role ids", maxItems=str(MAX_ROLE_IDS))
     unique = list(dict.fromkeys(role_ids))
@@ -132,13 +129,14 @@ def _assignable(uow: UnitOfWork, user: User, role_ids: Sequence[str]) -> list[st
         raise ConstraintViolations.single(
             "roleIds", "invalid_value", f"Roles [{', '.join(bad)}] cannot be assigned to this user"
         )
+    require_grantable(actor, roles.values(), user.tenant_id)
     return unique
 
 
 def assign_roles(ctx: CoreContext, actor: Principal, user_id: str, role_ids: Sequence[str], *, replace: bool) -> None:
     with ctx.uow(actor.application_id, write=True) as uow:
         user = _user_for_roles(uow, actor, user_id, "role-assignment:manage")
-        wanted = _assignable(uow, user, role_ids)
+        wanted = _assignable(uow, actor, user, role_ids)
         if replace:
             current = [r.id for r in uow.roles.roles_of_users([user_id]).get(user_id, [])]
             uow.roles.unassign(user_id, [rid for rid in current if rid not in wanted])

@@ -22,6 +22,7 @@ from tenantry.core.tenants.model import (
     TenantStatus,
     TenantType,
 )
+from tenantry.core.text import text_violation
 
 PURGE_BATCH = 500
 
@@ -64,12 +65,11 @@ def _text_violations(changes: Mapping[str, Any]) -> dict[str, list[Violation]]:
         value = changes.get(name)
         if value is None:
             continue
-        if len(value) > limit:
-            found[name] = [Violation("too_long", {"maxLength": str(limit)})]
-        elif name == "displayName" and not value.strip():
-            found[name] = [Violation("too_short", {"minLength": "1"})]
-        elif name == "logoUrl" and not value.startswith(("https://", "http://")):
-            found[name] = [Violation("invalid_format")]
+        problem = text_violation(value, max_length=limit, multiline=name == "description")
+        if problem is None and name == "logoUrl" and not value.startswith(("https://", "http://")):
+            problem = Violation("invalid_format")
+        if problem is not None:
+            found[name] = [problem]
     return found
 
 

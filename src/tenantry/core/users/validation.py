@@ -9,6 +9,7 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from tenantry.core.errors import Violation
+from tenantry.core.text import CONTROL, storable
 from tenantry.core.users.model import EMAIL_MAX, PROFILE_FIELDS
 
 # Deliberately simple: one @, no spaces or control characters, a dot in the domain. The real
@@ -20,7 +21,6 @@ E164_PATTERN = re.compile(r"^\+[1-9][0-9]{1,14}$")
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]+$")
 LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$")
 URL_PATTERN = re.compile(r"^https?://[^\s]+$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @cache
@@ -33,7 +33,7 @@ def email_violations(email: str) -> list[Violation]:
         return [Violation("required")]
     if len(email) > EMAIL_MAX:
         return [Violation("too_long", {"maxLength": str(EMAIL_MAX)})]
-    if not EMAIL_PATTERN.match(email):
+    if not storable(email) or not EMAIL_PATTERN.match(email):
         return [Violation("invalid_format")]
     return []
 
@@ -71,6 +71,8 @@ def profile_violations(profile: Mapping[str, str | None]) -> dict[str, list[Viol
             found[name] = [Violation("too_short", {"minLength": "1"})]
         elif len(value) > limit:
             found[name] = [Violation("too_long", {"maxLength": str(limit)})]
+        elif not storable(value):
+            found[name] = [Violation("invalid_format")]
         elif (violation := _format_violation(name, value)) is not None:
             found[name] = [violation]
     return found

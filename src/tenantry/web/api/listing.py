@@ -23,6 +23,7 @@ from tenantry.protocols.query import (
 )
 
 T = TypeVar("T")
+MAX_START_INDEX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ def list_params(attributes: Mapping[str, AttributeSpec]) -> Callable[..., ListPa
         size = _int_param(count, "count")
         if start is not None and start < 0:
             raise InvalidRequest("The start_index parameter must be greater than or equal to 1")
+        if start is not None and start > MAX_START_INDEX:
+            raise InvalidRequest(f"The start_index parameter must be less than or equal to {MAX_START_INDEX}")
         if size is not None and size < 0:
             raise InvalidRequest("The count parameter must be greater than or equal to 0")
         if size is not None and size > settings.max_page_size:

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from tenantry.adapters.sql import tables as t
-from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values
+from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
 from tenantry.core.applications.model import Application, ApplicationStatus
 
 
@@ -38,10 +38,14 @@ def _values(app: Application) -> dict[str, Any]:
 
 class SqlApplicationRepository(Repository):
     def get(self, application_id: str) -> Application | None:
+        if not lookupable(application_id):
+            return None
         row = self.connection.execute(select(t.applications).where(t.applications.c.id == application_id)).first()
         return _from_row(row) if row else None
 
     def get_by_vanity_domain(self, vanity_domain: str) -> Application | None:
+        if not lookupable(vanity_domain):
+            return None
         query = select(t.applications).where(t.applications.c.vanity_domain == vanity_domain.lower())
         row = self.connection.execute(query).first()
         return _from_row(row) if row else None

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from tenantry.adapters.sql.errors import translate_integrity_error
 from tenantry.core.access import TenantScope
 from tenantry.core.model import EntityMetadata
+from tenantry.core.text import storable
 
 
 class Repository:
@@ -26,6 +27,12 @@ class Repository:
             return self.connection.execute(statement, parameters)
         except IntegrityError as error:
             raise translate_integrity_error(error) from error
+
+
+def lookupable(*values: str) -> bool:
+    """A key the database could hold. PostgreSQL refuses NUL and lone surrogates outright, so
+    looking such a key up must find nothing rather than fail."""
+    return all(storable(v) for v in values)
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -6,7 +6,7 @@ from sqlalchemy import delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import CLIENT_LISTING
-from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values
+from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
 from tenantry.core.access import TenantScope
 from tenantry.core.clients.model import Client, ClientType
 from tenantry.core.ports import ListSpec, Page
@@ -35,10 +35,14 @@ class SqlClientRepository(Repository):
         )
 
     def get(self, client_id: str) -> Client | None:
+        if not lookupable(client_id):
+            return None
         row = self.connection.execute(self._mine().where(C.c.id == client_id)).first()
         return self._from_row(row) if row else None
 
     def find_by_name(self, name: str) -> Client | None:
+        if not lookupable(name):
+            return None
         query = self._mine().where(C.c.name == name).order_by(C.c.created_at).limit(1)
         row = self.connection.execute(query).first()
         return self._from_row(row) if row else None

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import case, insert, or_, select
 
 from tenantry.adapters.sql import tables as t
-from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values
+from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
 from tenantry.core.identity_providers.model import (
     IdentityProvider,
     IdentityProviderStatus,
@@ -37,10 +37,14 @@ class SqlIdentityProviderRepository(Repository):
         return select(IDP).where(IDP.c.application_id == self.application_id)
 
     def get(self, provider_id: str) -> IdentityProvider | None:
+        if not lookupable(provider_id):
+            return None
         row = self.connection.execute(self._mine().where(IDP.c.id == provider_id)).first()
         return _from_row(row) if row else None
 
     def get_by_name(self, name: str, tenant_id: str | None) -> IdentityProvider | None:
+        if not lookupable(name, tenant_id or ""):
+            return None
         """The provider called ``name`` that the tenant sees: its own first, then the application's."""
         owners = [self.application_id] + ([tenant_id] if tenant_id else [])
         query = (

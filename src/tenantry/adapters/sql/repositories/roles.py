@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, or_, select
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import ROLE_LISTING
-from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values
+from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.roles.model import Boundary, OwnerType, PermissionGrant, Role, RoleType
 
@@ -41,15 +41,20 @@ class SqlRoleRepository(Repository):
         return select(R).where(R.c.application_id == self.application_id)
 
     def get(self, role_id: str) -> Role | None:
+        if not lookupable(role_id):
+            return None
         row = self.connection.execute(self._mine().where(R.c.id == role_id)).first()
         return _from_row(row) if row else None
 
     def get_many(self, role_ids: Sequence[str]) -> list[Role]:
+        role_ids = [r for r in role_ids if lookupable(r)]
         if not role_ids:
             return []
         return [_from_row(r) for r in self.connection.execute(self._mine().where(R.c.id.in_(list(role_ids))))]
 
     def get_by_name(self, name: str) -> Role | None:
+        if not lookupable(name):
+            return None
         row = self.connection.execute(self._mine().where(R.c.name_key == name.lower())).first()
         return _from_row(row) if row else None
 
@@ -101,6 +106,7 @@ class SqlRoleRepository(Repository):
 
     def roles_of_users(self, user_ids: Sequence[str]) -> dict[str, list[Role]]:
         found: dict[str, list[Role]] = {uid: [] for uid in user_ids}
+        user_ids = [u for u in user_ids if lookupable(u)]
         if not user_ids:
             return found
         query = (
@@ -129,6 +135,7 @@ class SqlRoleRepository(Repository):
             self.write(insert(UR), rows)
 
     def unassign(self, user_id: str, role_ids: Sequence[str]) -> None:
+        role_ids = [r for r in role_ids if lookupable(r)]
         if role_ids:
             self.write(delete(UR).where((UR.c.user_id == user_id) & UR.c.role_id.in_(list(role_ids))))
 

@@ -6,7 +6,7 @@ from sqlalchemy import delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import TENANT_LISTING
-from tenantry.adapters.sql.repositories.base import Repository, metadata_from, metadata_values, scope_clause
+from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values, scope_clause
 from tenantry.core.access import TenantScope
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
@@ -49,10 +49,14 @@ class SqlTenantRepository(Repository):
         return select(T).where(T.c.application_id == self.application_id)
 
     def get(self, tenant_id: str) -> Tenant | None:
+        if not lookupable(tenant_id):
+            return None
         row = self.connection.execute(self._mine().where(T.c.id == tenant_id)).first()
         return _from_row(row) if row else None
 
     def get_by_domain_name(self, domain_name: str) -> Tenant | None:
+        if not lookupable(domain_name):
+            return None
         row = self.connection.execute(self._mine().where(T.c.domain_key == domain_name.lower())).first()
         return _from_row(row) if row else None
 

@@ -9,6 +9,7 @@ from tenantry.adapters.sql.listing import USER_LISTING
 from tenantry.adapters.sql.repositories.base import (
     Repository,
     aware,
+    lookupable,
     metadata_from,
     metadata_values,
     scope_clause,
@@ -87,6 +88,8 @@ class SqlUserRepository(Repository):
         return SELECT_USERS.where(U.c.application_id == self.application_id)
 
     def get(self, user_id: str) -> User | None:
+        if not lookupable(user_id):
+            return None
         row = self.connection.execute(self._mine().where(U.c.id == user_id)).first()
         return _from_row(row) if row else None
 
