@@ -35,7 +35,7 @@ run: install
 ## make test: install what the tests need, start a throwaway PostgreSQL, run everything
 test: install-dev
 	@./scripts/system-deps.sh
-	@$(BIN)/ruff check src tests bench
+	@$(BIN)/ruff check .
 	@$(BIN)/mypy
 	@$(BIN)/lint-imports --no-cache >/dev/null
 	@url=$$(./scripts/pg-test.sh start) && export TENANTRY_TEST_PG_URL=$$url; \
@@ -43,8 +43,8 @@ test: install-dev
 	 ./scripts/pg-test.sh stop; exit $$rc
 
 lint:
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck:
 	$(BIN)/mypy
