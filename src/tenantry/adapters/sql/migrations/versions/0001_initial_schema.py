@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 21:01:35.045499
+Create Date: 2026-11-24 21:27:03.982357
 """
 
 from __future__ import annotations
@@ -45,6 +45,35 @@ def upgrade() -> None:
         sa.Column("publish_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=True),
+        sa.Column("tenant_id", sa.String(length=26), nullable=True),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("subject", sa.String(length=500), nullable=False),
+        sa.Column("text_body", sa.Text(), nullable=False),
+        sa.Column("html_body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=2000), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status in ('PENDING','SENT','FAILED')", name=op.f("ck_outbox_status")),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_outbox_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
+
     op.create_table(
         "tenants",
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -137,14 +166,42 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_identity_providers_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_identity_providers_tenant_id_tenants"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_providers")),
         sa.UniqueConstraint("application_id", "owner_id", "name_key", name="uq_identity_providers_name"),
     )
+    op.create_table(
+        "policies",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=True),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_policies_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_policies_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policies")),
+    )
+    with op.batch_alter_table("policies", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_policies_app_kind",
+            ["application_id", "kind"],
+            unique=True,
+            sqlite_where=sa.text("tenant_id IS NULL"),
+            postgresql_where=sa.text("tenant_id IS NULL"),
+        )
+        batch_op.create_index("uq_policies_owner_kind", ["application_id", "tenant_id", "kind"], unique=True)
+
     op.create_table(
         "roles",
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -214,6 +271,8 @@ def upgrade() -> None:
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "status in ('ACTIVE','INACTIVE','PENDING_INVITE_ACTIVATION','PENDING_SIGNUP_ACTIVATION','PROVISIONED')",
             name=op.f("ck_users_status"),
@@ -246,6 +305,140 @@ def upgrade() -> None:
         batch_op.create_index("ix_users_tenant_status", ["tenant_id", "status"], unique=False)
 
     op.create_table(
+        "auth_sessions",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("user_id", sa.String(length=26), nullable=False),
+        sa.Column("auth_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_auth_sessions_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_auth_sessions_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_auth_sessions_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_auth_sessions_token_hash")),
+    )
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_auth_sessions_user", ["user_id"], unique=False)
+
+    op.create_table(
+        "authorization_codes",
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("user_id", sa.String(length=26), nullable=False),
+        sa.Column("client_id", sa.String(length=26), nullable=False),
+        sa.Column("session_id", sa.String(length=26), nullable=True),
+        sa.Column("redirect_uri", sa.String(length=2000), nullable=False),
+        sa.Column("scope", sa.String(length=1000), nullable=False),
+        sa.Column("nonce", sa.String(length=128), nullable=True),
+        sa.Column("code_challenge", sa.String(length=128), nullable=True),
+        sa.Column("auth_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("family_id", sa.String(length=26), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_authorization_codes_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_authorization_codes_client_id_clients"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_authorization_codes_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_authorization_codes_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_authorization_codes")),
+    )
+    op.create_table(
+        "email_codes",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=True),
+        sa.Column("user_id", sa.String(length=26), nullable=True),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("otp_hash", sa.String(length=64), nullable=True),
+        sa.Column("email", sa.String(length=200), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_email_codes_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_email_codes_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_email_codes_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_codes")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_email_codes_code_hash")),
+    )
+    with op.batch_alter_table("email_codes", schema=None) as batch_op:
+        batch_op.create_index("ix_email_codes_user_kind", ["user_id", "kind"], unique=False)
+
+    op.create_table(
+        "refresh_tokens",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("family_id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("user_id", sa.String(length=26), nullable=False),
+        sa.Column("client_id", sa.String(length=26), nullable=False),
+        sa.Column("session_id", sa.String(length=26), nullable=True),
+        sa.Column("scope", sa.String(length=1000), nullable=False),
+        sa.Column("auth_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_refresh_tokens_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_refresh_tokens_client_id_clients"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_refresh_tokens_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_refresh_tokens_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
+    )
+    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
+        batch_op.create_index("ix_refresh_tokens_family", ["family_id"], unique=False)
+        batch_op.create_index("ix_refresh_tokens_user", ["user_id"], unique=False)
+
+    op.create_table(
         "user_roles",
         sa.Column("user_id", sa.String(length=26), nullable=False),
         sa.Column("role_id", sa.String(length=26), nullable=False),
@@ -274,6 +467,20 @@ def downgrade() -> None:
         batch_op.drop_index("ix_user_roles_role")
 
     op.drop_table("user_roles")
+    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
+        batch_op.drop_index("ix_refresh_tokens_user")
+        batch_op.drop_index("ix_refresh_tokens_family")
+
+    op.drop_table("refresh_tokens")
+    with op.batch_alter_table("email_codes", schema=None) as batch_op:
+        batch_op.drop_index("ix_email_codes_user_kind")
+
+    op.drop_table("email_codes")
+    op.drop_table("authorization_codes")
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_auth_sessions_user")
+
+    op.drop_table("auth_sessions")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index("ix_users_tenant_status")
         batch_op.drop_index("ix_users_tenant_given")
@@ -287,6 +494,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_roles_tenant")
 
     op.drop_table("roles")
+    with op.batch_alter_table("policies", schema=None) as batch_op:
+        batch_op.drop_index("uq_policies_owner_kind")
+        batch_op.drop_index(
+            "uq_policies_app_kind",
+            sqlite_where=sa.text("tenant_id IS NULL"),
+            postgresql_where=sa.text("tenant_id IS NULL"),
+        )
+
+    op.drop_table("policies")
     op.drop_table("identity_providers")
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.drop_index("ix_clients_app")
@@ -301,6 +517,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tenants_app_status")
 
     op.drop_table("tenants")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_due")
+
+    op.drop_table("outbox")
     op.drop_table("signing_keys")
     op.drop_table("applications")
     # ### end Alembic commands ###
