@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     max_page_size: int = Field(1000, ge=1, le=10_000)
     default_page_size: int = Field(50, ge=1)
 
+    smtp_url: str | None = Field(None, description="smtp://user:pass@host:587?starttls=true or smtps://...")
+    mail_from: str = "Tenantry <no-reply@tenantry.local>"
+    mail_max_attempts: int = Field(8, ge=1, le=100)
+    mail_retry_base_seconds: float = Field(5.0, gt=0, description="first retry delay; doubles each time")
+    mail_poll_seconds: float = Field(1.0, gt=0)
+    mail_dispatcher: bool = Field(True, description="run the outbox dispatcher thread inside serve")
+
     key_refresh_seconds: float = Field(60.0, gt=0)
     tenant_purge_interval: float = Field(5.0, gt=0, description="seconds between purges of deleted tenants")
     log_json: bool | None = None

@@ -17,6 +17,7 @@ from tenantry.core.access import TenantScope
 from tenantry.core.applications.model import Application
 from tenantry.core.clients.model import Client
 from tenantry.core.identity_providers.model import IdentityProvider
+from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
 from tenantry.core.roles.model import Role
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
@@ -148,6 +149,14 @@ class IdentityProviderRepository(Protocol):
     def add(self, provider: IdentityProvider) -> None: ...
 
 
+class OutboxRepository(Protocol):
+    def add(self, message: EmailMessage) -> None: ...
+
+
+class EmailRenderer(Protocol):
+    def render(self, kind: EmailKind, context: EmailContext) -> RenderedEmail: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back."""
 
@@ -168,6 +177,9 @@ class UnitOfWork(Protocol):
 
     @property
     def identity_providers(self) -> IdentityProviderRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -12,6 +12,7 @@ from tenantry.adapters.sql.database import Database
 from tenantry.adapters.sql.repositories.applications import SqlApplicationRepository
 from tenantry.adapters.sql.repositories.clients import SqlClientRepository
 from tenantry.adapters.sql.repositories.identity_providers import SqlIdentityProviderRepository
+from tenantry.adapters.sql.repositories.outbox import SqlOutboxRepository
 from tenantry.adapters.sql.repositories.roles import SqlRoleRepository
 from tenantry.adapters.sql.repositories.tenants import SqlTenantRepository
 from tenantry.adapters.sql.repositories.users import SqlUserRepository
@@ -24,6 +25,7 @@ class SqlUnitOfWork:
     roles: SqlRoleRepository
     clients: SqlClientRepository
     identity_providers: SqlIdentityProviderRepository
+    outbox: SqlOutboxRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -42,6 +44,7 @@ class SqlUnitOfWork:
         self.roles = SqlRoleRepository(connection, app_id)
         self.clients = SqlClientRepository(connection, app_id)
         self.identity_providers = SqlIdentityProviderRepository(connection, app_id)
+        self.outbox = SqlOutboxRepository(connection, app_id)
         return self
 
     def __exit__(
