@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tenantry.adapters.mail.dispatch import OutboxDispatcher
+from tenantry.adapters.mail.memory import LogTransport
+from tenantry.adapters.mail.render import TemplateRenderer
+from tenantry.adapters.mail.smtp import SmtpTransport, parse_smtp_url
+from tenantry.adapters.mail.transport import MailTransport
 from tenantry.adapters.security.keys import KeyStore
 from tenantry.adapters.security.passwords import Argon2Hasher, CommonPasswordList
 from tenantry.adapters.sql.database import Database
 from tenantry.adapters.sql.migrate import upgrade
 from tenantry.adapters.sql.uow import SqlUnitOfWorkFactory
+from tenantry.core.auth.settings import AuthSettings
 from tenantry.core.context import CoreContext
+from tenantry.core.ports import EmailRenderer
 from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.settings import Settings
 
@@ -26,9 +33,20 @@ class Services:
     database: Database
     core: CoreContext
     keys: KeyStore
+    mail_transport: MailTransport
+    mail_renderer: EmailRenderer
+    outbox_dispatcher: OutboxDispatcher
 
     def close(self) -> None:
+        self.mail_transport.close()
         self.database.dispose()
+
+
+def build_mail_transport(settings: Settings) -> MailTransport:
+    """SMTP when ``smtp_url`` is set, otherwise the log (and the dev mailbox in local mode)."""
+    if settings.smtp_url:
+        return SmtpTransport(parse_smtp_url(settings.smtp_url), settings.mail_from)
+    return LogTransport()
 
 
 def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
@@ -38,6 +56,7 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         upgrade(url)
     database = Database(url, pool_size=settings.db_pool_size)
     clock = SystemClock()
+    renderer = TemplateRenderer()
     core = CoreContext(
         uow=SqlUnitOfWorkFactory(database),
         clock=clock,
@@ -48,6 +67,25 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         common_passwords=CommonPasswordList(),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
+        auth=AuthSettings(
+            session_idle_seconds=settings.session_idle_seconds,
+            session_absolute_seconds=settings.session_absolute_seconds,
+            code_seconds=settings.authorization_code_seconds,
+            access_token_seconds=settings.access_token_lifetime,
+            refresh_token_seconds=settings.refresh_token_seconds,
+            lockout_threshold=settings.lockout_threshold,
+            lockout_seconds=settings.lockout_seconds,
+        ),
+        renderer=renderer,
     )
     keys = KeyStore(database, clock, refresh_seconds=settings.key_refresh_seconds)
-    return Services(settings=settings, database=database, core=core, keys=keys)
+    transport = build_mail_transport(settings)
+    return Services(
+        settings=settings,
+        database=database,
+        core=core,
+        keys=keys,
+        mail_transport=transport,
+        mail_renderer=renderer,
+        outbox_dispatcher=OutboxDispatcher(database, transport, settings, clock),
+    )

@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=200)
 
     access_token_lifetime: int = Field(3600, ge=120, le=86400, description="seconds")
+    session_idle_seconds: int = Field(8 * 3600, ge=60)
+    session_absolute_seconds: int = Field(30 * 86400, ge=300)
+    authorization_code_seconds: int = Field(120, ge=10, le=600)
+    refresh_token_seconds: int = Field(30 * 86400, ge=300)
+    lockout_threshold: int = Field(10, ge=1, description="failed logins before a temporary lockout")
+    lockout_seconds: int = Field(900, ge=1)
     argon2_memory_kib: int = Field(19456, ge=1024)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tenantry.core.ports import Clock, CommonPasswords, PasswordHasher, UnitOfWorkFactory
+from tenantry.core.auth.settings import AuthSettings
+from tenantry.core.ports import Clock, CommonPasswords, EmailRenderer, PasswordHasher, UnitOfWorkFactory
 from tenantry.core.users.passwords import PasswordPolicy
 
 
@@ -15,3 +16,5 @@ class CoreContext:
     hasher: PasswordHasher
     common_passwords: CommonPasswords
     password_policy: PasswordPolicy
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    renderer: EmailRenderer | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
 from tenantry.web import health
@@ -15,20 +17,28 @@ from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.errors import install_error_handlers
 from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from tenantry.web.oauth import authorize, token, userinfo
 from tenantry.web.oauth import routes as oauth
-from tenantry.web.workers import TenantPurger
+from tenantry.web.pages import login
+from tenantry.web.dev import routes as dev
+from tenantry.web.workers import MailDispatcherThread, TenantPurger
 
 log = structlog.get_logger("tenantry.app")
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(services: Services, *, background: bool = True) -> FastAPI:
     purger = TenantPurger(services)
+    mailer = MailDispatcherThread(services)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if background:
             purger.start()
+            if services.settings.mail_dispatcher:
+                mailer.start()
         yield
+        mailer.stop()
         purger.stop()
 
     app = FastAPI(
@@ -42,10 +52,16 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.applications = ApplicationResolver(services.core)
     app.state.bearer = BearerAuthenticator(services.core, services.keys)
     app.state.purger = purger
+    app.state.mailer = mailer
     for router in (users.router, tenants.router, roles.router, clients.router):
         app.include_router(router, prefix="/api/v1")
-    app.include_router(oauth.router)
+    for router in (oauth.router, token.router, userinfo.router, authorize.router, login.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(health.router)
+    if dev.mounted(services.settings):
+        app.include_router(dev.router)
+        log.info("dev_mailbox", path="/dev/mailbox", note="loopback clients only; set TENANTRY_SMTP_URL to send mail")
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

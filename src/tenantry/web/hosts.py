@@ -1,43 +1,86 @@
-"""Which application a request is for, from its ``Host`` header.
+"""Which application and tenant a request is for, from its ``Host`` header.
 
-The API and the token endpoint live on the application's vanity domain. Tenant hosts
-(``{tenant}-{vanity}``, ``{tenant}.{vanity}``) arrive with the hosted-login issue; this module is
-where they will be told apart.
+- the vanity domain itself (``auth.example.com``) → the application, no tenant;
+- ``{tenant}-{vanity}`` → that tenant, when the application's custom domain is not active;
+- ``{tenant}.{vanity}`` → that tenant, when it is.
+
+The proxy headers (``X-Forwarded-Host``) are applied by uvicorn only for trusted proxies
+(``serve --proxy-headers`` + ``TENANTRY_TRUSTED_PROXIES``), so this module trusts ``Host``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from tenantry.core.applications.model import Application
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import NotFound
+from tenantry.core.tenants.model import Tenant
 
 CACHE_SECONDS = 30.0
+CACHE_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class HostTarget:
+    application: Application
+    tenant: Tenant | None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantTarget:
+    application: Application
+    tenant: Tenant
 
 
 class ApplicationResolver:
     def __init__(self, core: CoreContext) -> None:
         self._core = core
-        self._cache: dict[str, tuple[float, Application | None]] = {}
+        self._apps: dict[str, tuple[float, Application | None]] = {}
         self._lock = threading.Lock()
 
-    def for_host(self, host: str) -> Application:
-        key = host.strip().lower()
-        hit = self._cache.get(key)
+    def _application(self, vanity: str) -> Application | None:
+        hit = self._apps.get(vanity)
         if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-            application = hit[1]
-        else:
-            with self._core.uow("") as uow:
-                application = uow.applications.get_by_vanity_domain(key)
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = (time.monotonic(), application)
-        if application is None:
-            raise NotFound("application", key)
+            return hit[1]
+        with self._core.uow("") as uow:
+            application = uow.applications.get_by_vanity_domain(vanity)
+        with self._lock:
+            if len(self._apps) > CACHE_LIMIT:
+                self._apps.clear()
+            self._apps[vanity] = (time.monotonic(), application)
         return application
 
+    def for_host(self, host: str) -> Application:
+        """The application whose vanity domain is exactly ``host`` (API and token endpoints)."""
+        key = host.strip().lower()
+        application = self._application(key)
+        if application is None:
+            raise NotFound("application", key[:253])
+        return application
+
+    def target(self, host: str) -> HostTarget:
+        """Application and (for tenant hosts) tenant of ``host``; ``NotFound`` if neither."""
+        key = host.strip().lower()
+        application = self._application(key)
+        if application is not None:
+            return HostTarget(application, None)
+        for separator in (".", "-"):
+            start = 0
+            while (index := key.find(separator, start)) > 0:
+                start = index + 1
+                candidate = self._application(key[index + 1 :])
+                if candidate is None or candidate.tenant_separator != separator:
+                    continue
+                with self._core.uow(candidate.id) as uow:
+                    tenant = uow.tenants.get_by_domain_name(key[:index])
+                if tenant is not None and tenant.is_usable:
+                    return HostTarget(candidate, tenant)
+                raise NotFound("tenant", key[:index][:40])
+        raise NotFound("application", key[:253])
+
     def forget(self) -> None:
-        self._cache.clear()
+        with self._lock:
+            self._apps.clear()

@@ -1,4 +1,5 @@
-"""Background work inside ``serve``: purging tenants whose deletion was requested."""
+"""Background work inside ``serve``: purging tenants whose deletion was requested, and delivering
+the email outbox."""
 
 from __future__ import annotations
 
@@ -45,4 +46,31 @@ class TenantPurger:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+            self._thread = None
+
+
+class MailDispatcherThread:
+    """Runs ``services.outbox_dispatcher`` in a daemon thread (``tenantry worker`` runs it in the
+    foreground instead). Any number of these, on any number of nodes, may run at once."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._services.outbox_dispatcher.run_forever,
+                args=(self._stop,),
+                name="mail-dispatcher",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
             self._thread = None

@@ -10,6 +10,11 @@ from sqlalchemy import Connection
 
 from tenantry.adapters.sql.database import Database
 from tenantry.adapters.sql.repositories.applications import SqlApplicationRepository
+from tenantry.adapters.sql.repositories.auth import (
+    SqlAuthorizationCodeRepository,
+    SqlAuthSessionRepository,
+    SqlRefreshTokenRepository,
+)
 from tenantry.adapters.sql.repositories.clients import SqlClientRepository
 from tenantry.adapters.sql.repositories.identity_providers import SqlIdentityProviderRepository
 from tenantry.adapters.sql.repositories.outbox import SqlOutboxRepository
@@ -26,6 +31,9 @@ class SqlUnitOfWork:
     clients: SqlClientRepository
     identity_providers: SqlIdentityProviderRepository
     outbox: SqlOutboxRepository
+    auth_sessions: SqlAuthSessionRepository
+    authorization_codes: SqlAuthorizationCodeRepository
+    refresh_tokens: SqlRefreshTokenRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -45,6 +53,9 @@ class SqlUnitOfWork:
         self.clients = SqlClientRepository(connection, app_id)
         self.identity_providers = SqlIdentityProviderRepository(connection, app_id)
         self.outbox = SqlOutboxRepository(connection, app_id)
+        self.auth_sessions = SqlAuthSessionRepository(connection, app_id)
+        self.authorization_codes = SqlAuthorizationCodeRepository(connection, app_id)
+        self.refresh_tokens = SqlRefreshTokenRepository(connection, app_id)
         return self
 
     def __exit__(

@@ -56,6 +56,8 @@ class User:
     restricted_metadata: JsonObject
     password_hash: str | None
     metadata: EntityMetadata
+    failed_logins: int = 0
+    locked_until: datetime | None = None
 
     @property
     def has_password(self) -> bool:

@@ -1,88 +1,23 @@
-"""The OAuth 2.0 token endpoint, the JWKS and the discovery document on the vanity domain."""
+"""Discovery: the JWKS, the OpenID configuration (vanity and tenant hosts) and the SDK
+auto-configuration endpoint."""
 
 from __future__ import annotations
 
-import time
+import base64
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from tenantry.bootstrap import Services
-from tenantry.core.applications.model import Application
 from tenantry.core.clients.authentication import authenticate_client
-from tenantry.core.clients.model import ClientType
-from tenantry.core.errors import Unauthenticated
-from tenantry.protocols.oauth2.client_auth import parse_client_credentials
-from tenantry.protocols.oauth2.errors import (
-    InvalidClientError,
-    InvalidRequestError,
-    UnauthorizedClientError,
-    UnsupportedGrantTypeError,
-)
-from tenantry.protocols.oauth2.tokens import IssuedToken, client_credentials_claims
-from tenantry.web.deps import ApplicationDep, ServicesDep
+from tenantry.core.errors import NotFound, Unauthenticated
+from tenantry.protocols.oauth2.authorize import SUPPORTED_SCOPES
+from tenantry.web.deps import ApplicationDep, ServicesDep, TargetDep
+from tenantry.web.oauth.flow import interactive_client
+from tenantry.web.oauth.token import SUPPORTED_GRANTS
 
 router = APIRouter(tags=["oauth2"])
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-SUPPORTED_GRANTS = ("client_credentials",)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise InvalidRequestError("The token request must be application/x-www-form-urlencoded")
-    raw = await request.body()
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=50)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise InvalidRequestError("Malformed form body") from error
-    form: dict[str, str] = {}
-    for key, value in pairs:
-        if key in form:
-            raise InvalidRequestError(f"Parameter [{key}] is repeated")
-        form[key] = value
-    return form
-
-
-def _client_credentials(
-    services: Services, application: Application, authorization: str | None, form: dict[str, str]
-) -> IssuedToken:
-    credentials = parse_client_credentials(authorization, form)
-    if credentials.client_secret is None:
-        raise InvalidClientError("Client authentication is required")
-    try:
-        client = authenticate_client(services.core, application.id, credentials.client_id, credentials.client_secret)
-    except Unauthenticated as error:
-        raise InvalidClientError("Client authentication failed") from error
-    if client.type is not ClientType.MACHINE_TO_MACHINE:
-        raise UnauthorizedClientError("The client_credentials grant is for machine-to-machine clients")
-    lifetime = services.settings.access_token_lifetime
-    claims = client_credentials_claims(
-        issuer=application.issuer,
-        application_id=application.id,
-        client_id=client.id,
-        tenant_id=client.tenant_id,
-        now=int(time.time()),
-        lifetime=lifetime,
-    )
-    return IssuedToken(services.keys.sign(claims), lifetime)
-
-
-@router.post("/api/v1/oauth2/token")
-async def token(request: Request, services: ServicesDep, application: ApplicationDep) -> JSONResponse:
-    form = await _form(request)
-    grant_type = form.get("grant_type")
-    if not grant_type:
-        raise InvalidRequestError("grant_type is required")
-    if grant_type not in SUPPORTED_GRANTS:
-        raise UnsupportedGrantTypeError(f"Unsupported grant_type [{grant_type[:50]}]")
-    issued = await run_in_threadpool(
-        _client_credentials, services, application, request.headers.get("authorization"), form
-    )
-    return JSONResponse(issued.as_response(), headers=NO_STORE)
 
 
 @router.get("/api/v1/oauth2/jwks")
@@ -91,16 +26,64 @@ def jwks(services: ServicesDep, application: ApplicationDep) -> JSONResponse:
 
 
 @router.get("/.well-known/openid-configuration")
-def openid_configuration(application: ApplicationDep) -> dict[str, Any]:
-    issuer = application.issuer
+def openid_configuration(target: TargetDep) -> dict[str, Any]:
+    """The issuer is the application's; the authorization and logout endpoints are on the
+    tenant host when asked there (the SDKs build them themselves)."""
+    issuer = target.application.issuer
+    front = f"https://{target.application.tenant_host(target.tenant.domain_name)}" if target.tenant else issuer
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{front}/api/v1/oauth2/authorize",
         "token_endpoint": f"{issuer}/api/v1/oauth2/token",
+        "userinfo_endpoint": f"{issuer}/api/v1/oauth2/userinfo",
+        "revocation_endpoint": f"{issuer}/api/v1/oauth2/revoke",
+        "end_session_endpoint": f"{front}/api/v1/logout",
         "jwks_uri": f"{issuer}/api/v1/oauth2/jwks",
         "grant_types_supported": list(SUPPORTED_GRANTS),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid"],
+        "scopes_supported": sorted(SUPPORTED_SCOPES),
+        "prompt_values_supported": ["login", "none"],
+        "claims_supported": [
+            "sub", "tnt_id", "app_id", "idp_name", "name", "given_name", "family_name", "middle_name", "nickname",
+            "preferred_username", "picture", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email",
+            "email_verified", "phone_number", "phone_number_verified", "roles",
+        ],
+    }  # fmt: skip
+
+
+@router.get("/api/v1/clients/{client_id}/sdk-configuration")
+def sdk_configuration(
+    client_id: str, request: Request, services: ServicesDep, application: ApplicationDep
+) -> dict[str, Any]:
+    """What the SDKs auto-configure from. No credentials are needed (fastapi-auth sends none);
+    when Basic credentials are sent (django-auth) they must be right."""
+    authorization = request.headers.get("authorization")
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            ident, _, secret = base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")
+        except ValueError as error:
+            raise Unauthenticated("Malformed Basic credentials") from error
+        if ident != client_id:
+            raise Unauthenticated("Basic credentials are for another client")
+        authenticate_client(services.core, application.id, ident, secret)
+    client = interactive_client(services, application, client_id)
+    if client is None:
+        raise NotFound("client", client_id[:64])
+    login_url = client.login_url or application.resolved_login_url
+    uses_subdomains = "{tenant_" in login_url
+    suffix = None
+    if uses_subdomains:
+        host = urlsplit(login_url.replace("{tenant_name}", "t").replace("{tenant_domain}", "t")).hostname or ""
+        suffix = host.split(".", 1)[1] if "." in host else None
+    return {
+        "loginUrl": login_url,
+        "redirectUri": client.redirect_uris[0] if len(client.redirect_uris) == 1 else None,
+        "isApplicationCustomDomainActive": application.custom_domain_active,
+        "customApplicationLoginPageUrl": None,
+        "loginUrlTenantDomainSuffix": suffix,
     }

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import USER_LISTING
@@ -44,6 +45,7 @@ def _from_row(row: Any) -> User:
     meta.activation_time = aware(row.activated_at)
     meta.deactivation_time = aware(row.deactivated_at)
     meta.last_verification_time = aware(row.verified_at)
+    failed, locked = row.failed_logins, aware(row.locked_until)
     return User(
         id=row.id,
         application_id=row.application_id,
@@ -59,6 +61,8 @@ def _from_row(row: Any) -> User:
         restricted_metadata=row.restricted_metadata,
         password_hash=row.password_hash,
         metadata=meta,
+        failed_logins=failed,
+        locked_until=locked,
     )
 
 
@@ -130,3 +134,37 @@ class SqlUserRepository(Repository):
         if ids:
             self.connection.execute(delete(U).where(U.c.id.in_(ids)))
         return len(ids)
+
+    def find_for_login(self, tenant_id: str, identity_provider_id: str, identifier: str) -> User | None:
+        if not lookupable(identifier):
+            return None
+        key = identifier.lower()
+        query = self._mine().where(
+            (U.c.tenant_id == tenant_id)
+            & (U.c.identity_provider_id == identity_provider_id)
+            & ((U.c.email_key == key) | (U.c.username_key == key))
+        )
+        rows = self.connection.execute(query.limit(2)).all()
+        # An email that is also someone else's username is ambiguous: prefer the email match.
+        exact = [r for r in rows if r.email_key == key] or rows
+        return _from_row(exact[0]) if exact else None
+
+    def find_by_email(self, email: str) -> list[User]:
+        if not lookupable(email):
+            return []
+        query = self._mine().where(U.c.email_key == email.lower()).order_by(U.c.tenant_id).limit(100)
+        return [_from_row(r) for r in self.connection.execute(query)]
+
+    def record_login_failure(self, user_id: str, now: datetime, threshold: int, lock_until: datetime) -> None:
+        count = U.c.failed_logins + 1
+        self.connection.execute(
+            update(U)
+            .where(U.c.id == user_id)
+            .values(failed_logins=count, locked_until=case((count >= threshold, lock_until), else_=U.c.locked_until))
+        )
+
+    def record_login_success(self, user_id: str, password_hash: str | None) -> None:
+        values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        self.connection.execute(update(U).where(U.c.id == user_id).values(**values))

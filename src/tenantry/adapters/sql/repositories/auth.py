@@ -1,0 +1,180 @@
+"""Auth sessions, authorization codes and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.repositories.base import Repository, aware, lookupable
+from tenantry.core.auth.model import AuthorizationCode, AuthSession, RefreshToken
+
+S = t.auth_sessions
+C = t.authorization_codes
+R = t.refresh_tokens
+
+
+def _session(row: Any) -> AuthSession:
+    return AuthSession(
+        id=row.id,
+        application_id=row.application_id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        auth_time=aware(row.auth_time),  # type: ignore[arg-type]
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        last_seen_at=aware(row.last_seen_at),  # type: ignore[arg-type]
+        expires_at=aware(row.expires_at),  # type: ignore[arg-type]
+    )
+
+
+class SqlAuthSessionRepository(Repository):
+    def add(self, session: AuthSession, token_hash: str) -> None:
+        self.write(
+            insert(S).values(
+                id=session.id,
+                token_hash=token_hash,
+                application_id=self.application_id,
+                tenant_id=session.tenant_id,
+                user_id=session.user_id,
+                auth_time=session.auth_time,
+                created_at=session.created_at,
+                last_seen_at=session.last_seen_at,
+                expires_at=session.expires_at,
+            )
+        )
+
+    def get_by_token_hash(self, token_hash: str) -> AuthSession | None:
+        query = select(S).where((S.c.token_hash == token_hash) & (S.c.application_id == self.application_id))
+        row = self.connection.execute(query).first()
+        return _session(row) if row else None
+
+    def touch(self, session_id: str, now: datetime) -> None:
+        self.connection.execute(update(S).where(S.c.id == session_id).values(last_seen_at=now))
+
+    def delete(self, session_id: str) -> None:
+        self.connection.execute(delete(S).where((S.c.id == session_id) & (S.c.application_id == self.application_id)))
+
+    def delete_for_user(self, user_id: str) -> int:
+        mine = (S.c.user_id == user_id) & (S.c.application_id == self.application_id)
+        return self.connection.execute(delete(S).where(mine)).rowcount
+
+
+def _code(row: Any) -> AuthorizationCode:
+    return AuthorizationCode(
+        code_hash=row.code_hash,
+        application_id=row.application_id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        session_id=row.session_id,
+        redirect_uri=row.redirect_uri,
+        scope=row.scope,
+        nonce=row.nonce,
+        code_challenge=row.code_challenge,
+        auth_time=aware(row.auth_time),  # type: ignore[arg-type]
+        family_id=row.family_id,
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        expires_at=aware(row.expires_at),  # type: ignore[arg-type]
+        used_at=aware(row.used_at),
+    )
+
+
+class SqlAuthorizationCodeRepository(Repository):
+    def add(self, code: AuthorizationCode) -> None:
+        self.write(
+            insert(C).values(
+                code_hash=code.code_hash,
+                application_id=self.application_id,
+                tenant_id=code.tenant_id,
+                user_id=code.user_id,
+                client_id=code.client_id,
+                session_id=code.session_id,
+                redirect_uri=code.redirect_uri,
+                scope=code.scope,
+                nonce=code.nonce,
+                code_challenge=code.code_challenge,
+                auth_time=code.auth_time,
+                family_id=code.family_id,
+                created_at=code.created_at,
+                expires_at=code.expires_at,
+            )
+        )
+
+    def consume(self, code_hash: str, now: datetime) -> tuple[AuthorizationCode | None, bool]:
+        if not lookupable(code_hash):
+            return None, False
+        mine = (C.c.code_hash == code_hash) & (C.c.application_id == self.application_id)
+        # The conditional UPDATE is the one-time guarantee: of two racing redemptions only one
+        # sees rowcount 1, on SQLite and PostgreSQL alike.
+        consumed = self.connection.execute(update(C).where(mine & C.c.used_at.is_(None)).values(used_at=now)).rowcount
+        row = self.connection.execute(select(C).where(mine)).first()
+        return (_code(row) if row else None), consumed == 1
+
+
+def _refresh(row: Any) -> RefreshToken:
+    return RefreshToken(
+        id=row.id,
+        token_hash=row.token_hash,
+        family_id=row.family_id,
+        application_id=row.application_id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        session_id=row.session_id,
+        scope=row.scope,
+        auth_time=aware(row.auth_time),  # type: ignore[arg-type]
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        expires_at=aware(row.expires_at),  # type: ignore[arg-type]
+        used_at=aware(row.used_at),
+        revoked_at=aware(row.revoked_at),
+    )
+
+
+class SqlRefreshTokenRepository(Repository):
+    def add(self, token: RefreshToken) -> None:
+        self.write(
+            insert(R).values(
+                id=token.id,
+                token_hash=token.token_hash,
+                family_id=token.family_id,
+                application_id=self.application_id,
+                tenant_id=token.tenant_id,
+                user_id=token.user_id,
+                client_id=token.client_id,
+                session_id=token.session_id,
+                scope=token.scope,
+                auth_time=token.auth_time,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+            )
+        )
+
+    def get_by_token_hash(self, token_hash: str) -> RefreshToken | None:
+        query = select(R).where((R.c.token_hash == token_hash) & (R.c.application_id == self.application_id))
+        row = self.connection.execute(query).first()
+        return _refresh(row) if row else None
+
+    def mark_used(self, token_id: str, now: datetime) -> bool:
+        live = (R.c.id == token_id) & R.c.used_at.is_(None) & R.c.revoked_at.is_(None)
+        return self.connection.execute(update(R).where(live).values(used_at=now)).rowcount == 1
+
+    def revoke(self, token_id: str, now: datetime) -> None:
+        self.connection.execute(update(R).where((R.c.id == token_id) & R.c.revoked_at.is_(None)).values(revoked_at=now))
+
+    def revoke_family(self, family_id: str, now: datetime) -> None:
+        query = update(R).where((R.c.family_id == family_id) & R.c.revoked_at.is_(None)).values(revoked_at=now)
+        self.connection.execute(query)
+
+    def revoke_for_user(self, user_id: str, now: datetime) -> int:
+        mine = (R.c.user_id == user_id) & (R.c.application_id == self.application_id) & R.c.revoked_at.is_(None)
+        return self.connection.execute(update(R).where(mine).values(revoked_at=now)).rowcount
+
+    def revoke_for_session(self, session_id: str, now: datetime) -> int:
+        mine = (R.c.session_id == session_id) & R.c.revoked_at.is_(None)
+        return self.connection.execute(update(R).where(mine).values(revoked_at=now)).rowcount
+
+    def family_revoked(self, family_id: str) -> bool:
+        query = select(R.c.id).where((R.c.family_id == family_id) & R.c.revoked_at.is_not(None)).limit(1)
+        return self.connection.execute(query).first() is not None
