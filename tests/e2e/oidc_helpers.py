@@ -50,9 +50,13 @@ def make_world(api: Api, *, redirect_uri: str = "https://app.test/callback", sco
     response = api.call(
         "POST",
         "/clients",
-        json={"name": rand("web"), "type": "BACKEND_SERVER", "redirectUris": [redirect_uri],
-              "loginUrl": "https://app.test/login"},
-    )  # fmt: skip
+        json={
+            "name": rand("web"),
+            "type": "BACKEND_SERVER",
+            "redirectUris": [redirect_uri],
+            "loginUrl": "https://app.test/login",
+        },
+    )
     assert response.status_code == 201, response.text
     doc = response.json()
     return World(api, tenant, user, doc["id"], doc["clientSecret"], redirect_uri)
@@ -78,8 +82,13 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def login(world: World, client: httpx.Client | Any, params: dict[str, str], identifier: str | None = None,
-          password: str = PASSWORD) -> httpx.Response:  # fmt: skip
+def login(
+    world: World,
+    client: httpx.Client | Any,
+    params: dict[str, str],
+    identifier: str | None = None,
+    password: str = PASSWORD,
+) -> httpx.Response:
     """authorize → login page → submit; returns the response to the form post."""
     first = client.get(world.tenant_url("/api/v1/oauth2/authorize?" + urlencode(params)), follow_redirects=False)
     assert first.status_code == 302, first.text
@@ -89,10 +98,14 @@ def login(world: World, client: httpx.Client | Any, params: dict[str, str], iden
     req = parse_qs(urlsplit(first.headers["location"]).query)["req"][0]
     return client.post(
         world.tenant_url("/login"),
-        data={"csrf_token": csrf_from(form_page.text), "req": req, "identifier": identifier or world.user["email"],
-              "password": password},
+        data={
+            "csrf_token": csrf_from(form_page.text),
+            "req": req,
+            "identifier": identifier or world.user["email"],
+            "password": password,
+        },
         follow_redirects=False,
-    )  # fmt: skip
+    )
 
 
 def callback_query(response: httpx.Response) -> dict[str, str]:
@@ -103,11 +116,24 @@ def callback_query(response: httpx.Response) -> dict[str, str]:
 def exchange(world: World, code: str, verifier: str, redirect_uri: str | None = None) -> httpx.Response:
     return world.api.client.post(
         "/api/v1/oauth2/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri or world.redirect_uri,
-              "code_verifier": verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri or world.redirect_uri,
+            "code_verifier": verifier,
+        },
         headers=world.basic(),
-    )  # fmt: skip
+    )
 
 
-__all__ = ["PASSWORD", "World", "authorize_params", "callback_query", "exchange", "login", "make_world", "pkce",
-           "rand_email"]  # fmt: skip
+__all__ = [
+    "PASSWORD",
+    "World",
+    "authorize_params",
+    "callback_query",
+    "exchange",
+    "login",
+    "make_world",
+    "pkce",
+    "rand_email",
+]

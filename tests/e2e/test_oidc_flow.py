@@ -30,7 +30,9 @@ def test_full_flow(any_api: Api) -> None:
         assert id_token["nonce"] == params["nonce"] and id_token["aud"] == world.client_id
         assert id_token["iss"] == f"https://{any_api.vanity}" and id_token["sub"] == world.user["id"]
         assert id_token["at_hash"] and abs(id_token["auth_time"] - time.time()) < 60
-        info = any_api.client.get("/api/v1/oauth2/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+        info = any_api.client.get(
+            "/api/v1/oauth2/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
         assert info.status_code == 200, info.text
         claims = info.json()
         assert claims["sub"] == world.user["id"] and claims["tnt_id"] == world.tenant["id"]
@@ -38,14 +40,18 @@ def test_full_flow(any_api: Api) -> None:
         assert claims["given_name"] == "Ada" and claims["roles"] == []
 
         # The session cookie now answers authorize without a form.
-        again = browser.get(world.tenant_url("/api/v1/oauth2/authorize"), params=authorize_params(world, challenge),
-                            follow_redirects=False)  # fmt: skip
+        again = browser.get(
+            world.tenant_url("/api/v1/oauth2/authorize"),
+            params=authorize_params(world, challenge),
+            follow_redirects=False,
+        )
         assert "code=" in again.headers["location"]
 
         refreshed = any_api.client.post(
-            "/api/v1/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+            "/api/v1/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
             headers=world.basic(),
-        )  # fmt: skip
+        )
         assert refreshed.status_code == 200, refreshed.text
         assert refreshed.json()["refresh_token"] != body["refresh_token"]
 
@@ -54,15 +60,17 @@ def test_full_flow(any_api: Api) -> None:
         )
         assert revoked.status_code == 200
         after = any_api.client.post(
-            "/api/v1/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": refreshed.json()["refresh_token"]},
+            "/api/v1/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": refreshed.json()["refresh_token"]},
             headers=world.basic(),
-        )  # fmt: skip
+        )
         assert after.json()["error"] == "invalid_grant"
 
         out = browser.get(world.tenant_url(f"/api/v1/logout?client_id={world.client_id}"), follow_redirects=False)
         assert out.status_code == 302 and out.headers["location"] == "https://app.test/login"
         none = browser.get(
-            world.tenant_url("/api/v1/oauth2/authorize"), params=authorize_params(world, challenge, prompt="none"),
+            world.tenant_url("/api/v1/oauth2/authorize"),
+            params=authorize_params(world, challenge, prompt="none"),
             follow_redirects=False,
-        )  # fmt: skip
+        )
         assert callback_query(none)["error"] == "login_required"
