@@ -184,6 +184,37 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Deliver the email outbox (and purge deleted tenants) in the foreground until SIGTERM or
+    SIGINT. Any number of workers and serve nodes may run at once; each message is claimed by one."""
+    import signal
+    import threading
+    from types import FrameType
+
+    from tenantry.web.workers import TenantPurger
+
+    settings = Settings()
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+    services = bootstrap(settings)
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    purger = TenantPurger(services)
+    purger.start()
+    console.print(f"worker: delivering the outbox through {type(services.mail_transport).__name__}")
+    try:
+        services.outbox_dispatcher.run_forever(stop)
+    finally:
+        purger.stop()
+        services.close()
+    console.print("worker: stopped")
+
+
 DEMO_TENANT = "acme"
 DEMO_ADMIN = "admin@acme.test"
 

@@ -74,7 +74,7 @@ ROWS: list[dict[str, Any]] = [
      "created_at": _at(5, 12), "given_name": None, "login_count": 7},
     {"id": 6, "email_key": "quote\"back\\slash@example.com", "status": "active", "email_verified": False,
      "created_at": _at(6), "given_name": "O'Brien", "login_count": -1},
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")

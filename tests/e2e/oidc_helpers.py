@@ -6,11 +6,14 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from fastapi.testclient import TestClient
 
 from tests.support import Api, rand, rand_email
 
@@ -42,6 +45,17 @@ class World:
     def basic(self) -> dict[str, str]:
         raw = f"{self.client_id}:{self.client_secret}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@contextmanager
+def browser_for(api: Api) -> Iterator[TestClient]:
+    """A separate cookie jar on the same app. Not entered as a context manager: that would run
+    the app's lifespan again and stop its background workers when it ends."""
+    browser = TestClient(api.client.app, base_url=str(api.client.base_url))
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def make_world(api: Api, *, redirect_uri: str = "https://app.test/callback", scopes_roles: bool = False) -> World:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 
-from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.e2e.oidc_helpers import authorize_params, callback_query, exchange, login, make_world, pkce
+from tests.e2e.oidc_helpers import authorize_params, browser_for, callback_query, exchange, login, make_world, pkce
 from tests.support import Api
 
 
@@ -17,7 +16,7 @@ def test_full_flow(any_api: Api) -> None:
     world = make_world(any_api)
     verifier, challenge = pkce()
     params = authorize_params(world, challenge)
-    with TestClient(any_api.client.app) as browser:
+    with browser_for(any_api) as browser:
         query = callback_query(login(world, browser, params))
         assert query["state"] == params["state"]
         assert query["tenant_name"] == world.tenant["domainName"] == query["tenant_domain"]

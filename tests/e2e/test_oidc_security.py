@@ -17,6 +17,7 @@ from tests.e2e.oidc_helpers import (
     PASSWORD,
     World,
     authorize_params,
+    browser_for,
     callback_query,
     csrf_from,
     exchange,
@@ -48,7 +49,7 @@ def world(api: Api) -> World:
 )
 def test_unregistered_redirect_uri_shows_an_error_page_and_never_redirects(world: World, redirect_uri: str) -> None:
     _, challenge = pkce()
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         response = authorize(world, browser, **authorize_params(world, challenge, redirect_uri=redirect_uri))
     assert response.status_code == 400 and "location" not in response.headers
     assert "not registered" in response.text
@@ -56,14 +57,14 @@ def test_unregistered_redirect_uri_shows_an_error_page_and_never_redirects(world
 
 def test_unknown_client_shows_an_error_page(world: World) -> None:
     _, challenge = pkce()
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         response = authorize(world, browser, **authorize_params(world, challenge, client_id="nope"))
     assert response.status_code == 400 and "location" not in response.headers
 
 
 def test_machine_to_machine_clients_cannot_authorize(world: World) -> None:
     _, challenge = pkce()
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         response = authorize(world, browser, **authorize_params(world, challenge, client_id=world.api.m2m_id))
     assert response.status_code == 400
 
@@ -82,7 +83,7 @@ def test_machine_to_machine_clients_cannot_authorize(world: World) -> None:
 def test_bad_parameters_are_reported_to_the_client(world: World, change: dict[str, str], error: str) -> None:
     _, challenge = pkce()
     params = {**authorize_params(world, challenge), **change}
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         query = callback_query(authorize(world, browser, **params))
     assert query["error"] == error and query["tenant_name"] == world.tenant["domainName"]
 
@@ -91,21 +92,21 @@ def test_missing_pkce_is_refused(world: World) -> None:
     _, challenge = pkce()
     params = authorize_params(world, challenge)
     del params["code_challenge"], params["code_challenge_method"]
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         assert callback_query(authorize(world, browser, **params))["error"] == "invalid_request"
 
 
 def test_prompt_none_without_a_session_is_login_required(world: World) -> None:
     _, challenge = pkce()
     params = authorize_params(world, challenge, prompt="none")
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         query = callback_query(authorize(world, browser, **params))
     assert query["error"] == "login_required" and query["state"] == params["state"]
 
 
 def _code(world: World) -> tuple[str, str]:
     verifier, challenge = pkce()
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         return callback_query(login(world, browser, authorize_params(world, challenge)))["code"], verifier
 
 
@@ -185,7 +186,7 @@ def test_userinfo_refuses_expired_tampered_and_m2m_tokens(world: World) -> None:
 
 def test_login_form_needs_its_csrf_token(world: World) -> None:
     _, challenge = pkce()
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         first = authorize(world, browser, **authorize_params(world, challenge))
         page = browser.get(world.tenant_url(first.headers["location"]))
         req = first.headers["location"].split("req=", 1)[1]
@@ -200,7 +201,7 @@ def test_login_form_needs_its_csrf_token(world: World) -> None:
 
 def test_wrong_password_and_unknown_user_answer_alike(world: World) -> None:
     _, challenge = pkce()
-    with TestClient(world.api.client.app) as browser:
+    with browser_for(world.api) as browser:
         wrong = login(world, browser, authorize_params(world, challenge), password="not the password")
         unknown = login(world, browser, authorize_params(world, challenge), identifier="nobody@example.com")
     assert wrong.status_code == unknown.status_code == 401
@@ -214,7 +215,7 @@ def test_lockout_after_repeated_failures(tmp_path: Path) -> None:
     with locked_api.client:
         world = make_world(locked_api)
         _, challenge = pkce()
-        with TestClient(locked_api.client.app) as browser:
+        with browser_for(locked_api) as browser:
             for _ in range(3):
                 assert login(world, browser, authorize_params(world, challenge), password="wrong").status_code == 401
             blocked = login(world, browser, authorize_params(world, challenge))
@@ -245,7 +246,7 @@ def test_sdk_configuration(world: World) -> None:
 def test_placeholder_redirect_uri_is_matched_and_substituted(api: Api) -> None:
     world = make_world(api, redirect_uri="https://{tenant_name}.app.test/callback")
     verifier, challenge = pkce()
-    with TestClient(api.client.app) as browser:
+    with browser_for(api) as browser:
         response = login(world, browser, authorize_params(world, challenge))
     assert response.headers["location"].startswith(f"https://{world.tenant['domainName']}.app.test/callback?code=")
     assert exchange(world, callback_query(response)["code"], verifier).status_code == 200

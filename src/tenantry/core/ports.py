@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from tenantry.core.access import TenantScope
 from tenantry.core.applications.model import Application
-from tenantry.core.auth.model import AuthorizationCode, AuthSession, RefreshToken
+from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 from tenantry.core.clients.model import Client
 from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
@@ -204,6 +204,30 @@ class RefreshTokenRepository(Protocol):
     def family_revoked(self, family_id: str) -> bool: ...
 
 
+class PolicyRepository(Protocol):
+    def get(self, kind: str, tenant_id: str | None) -> dict[str, Any] | None: ...
+
+    def put(self, kind: str, tenant_id: str | None, settings: dict[str, Any]) -> None: ...
+
+
+class EmailCodeRepository(Protocol):
+    def add(self, code: EmailCode) -> None: ...
+
+    def get(self, code_id: str) -> EmailCode | None: ...
+
+    def get_by_code_hash(self, code_hash: str) -> EmailCode | None: ...
+
+    def latest_for_user(self, user_id: str, kind: str) -> EmailCode | None: ...
+
+    def consume(self, code_id: str, now: datetime) -> bool:
+        """Atomically mark an unused code used; False when it was used already."""
+        ...
+
+    def count_attempt(self, code_id: str) -> int: ...
+
+    def invalidate_for_user(self, user_id: str, kind: str, now: datetime) -> None: ...
+
+
 class OutboxRepository(Protocol):
     def add(self, message: EmailMessage) -> None: ...
 
@@ -244,6 +268,12 @@ class UnitOfWork(Protocol):
 
     @property
     def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def policies(self) -> PolicyRepository: ...
+
+    @property
+    def email_codes(self) -> EmailCodeRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -12,15 +12,15 @@ from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
 from tenantry.web import health
-from tenantry.web.api import clients, roles, tenants, users
+from tenantry.web.api import applications, clients, roles, tenants, users
 from tenantry.web.auth import BearerAuthenticator
+from tenantry.web.dev import routes as dev
 from tenantry.web.errors import install_error_handlers
 from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from tenantry.web.oauth import authorize, token, userinfo
 from tenantry.web.oauth import routes as oauth
-from tenantry.web.pages import login
-from tenantry.web.dev import routes as dev
+from tenantry.web.pages import login, signup
 from tenantry.web.workers import MailDispatcherThread, TenantPurger
 
 log = structlog.get_logger("tenantry.app")
@@ -53,15 +53,17 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.bearer = BearerAuthenticator(services.core, services.keys)
     app.state.purger = purger
     app.state.mailer = mailer
-    for router in (users.router, tenants.router, roles.router, clients.router):
+    for router in (users.router, tenants.router, roles.router, clients.router, applications.router):
         app.include_router(router, prefix="/api/v1")
-    for router in (oauth.router, token.router, userinfo.router, authorize.router, login.router):
+    for router in (oauth.router, token.router, userinfo.router, authorize.router, login.router, signup.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(health.router)
     if dev.mounted(services.settings):
         app.include_router(dev.router)
         log.info("dev_mailbox", path="/dev/mailbox", note="loopback clients only; set TENANTRY_SMTP_URL to send mail")
+    elif services.settings.env == "production" and not services.settings.smtp_url:
+        log.warning("smtp_not_configured", note="emails are only logged; set TENANTRY_SMTP_URL")
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

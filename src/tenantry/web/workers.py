@@ -39,6 +39,7 @@ class TenantPurger:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="tenant-purger", daemon=True)
             self._thread.start()
 

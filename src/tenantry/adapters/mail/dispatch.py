@@ -14,8 +14,9 @@ written in its own short transaction: ``SENT`` (with ``sent_at``), or a failure 
 now + base * 2**(attempts-1)`` capped at one hour, and ``FAILED`` when the message is
 undeliverable or has used ``mail_max_attempts``. A mail server that cannot be reached never
 fails a message: it stays ``PENDING`` (with the error and back-off recorded) for as long as the
-outage lasts. The dispatcher stops sending from a batch before its lease runs out and releases
-the rest, so a slow server cannot make two dispatchers hold the same row.
+outage lasts. The dispatcher stops sending from a batch before its lease runs out (or when it is
+asked to stop) and releases the rest, so a slow server cannot make two dispatchers hold the
+same row, and a shutdown does not leave rows leased.
 
 Delivery is at least once. A crash (or a lost database) between the SMTP server's "250 OK"
 and the ``SENT`` update leaves the row ``PENDING`` with a lease; when the lease expires any
@@ -83,19 +84,20 @@ class OutboxDispatcher:
         otherwise the loop sleeps ``mail_poll_seconds``. Errors are logged, never fatal."""
         while not stop_event.is_set():
             try:
-                claimed, _ = self._pass(batch)
+                claimed, _ = self._pass(batch, stop_event)
             except Exception:  # the database may be away for a moment; the next pass retries
                 log.exception("outbox_dispatch_failed")
                 claimed = 0
             if claimed < batch:
                 stop_event.wait(self._settings.mail_poll_seconds)
 
-    def _pass(self, batch: int) -> tuple[int, int]:
+    def _pass(self, batch: int, stop_event: threading.Event | None = None) -> tuple[int, int]:
         claimed, lease_end = self._claim(batch)
         sent = 0
         try:
             for index, item in enumerate(claimed):
-                if self._clock.now() >= lease_end - timedelta(seconds=LEASE_MARGIN_SECONDS):
+                stopping = stop_event is not None and stop_event.is_set()
+                if stopping or self._clock.now() >= lease_end - timedelta(seconds=LEASE_MARGIN_SECONDS):
                     self._release(claimed[index:])
                     break
                 try:

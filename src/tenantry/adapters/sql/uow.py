@@ -13,11 +13,13 @@ from tenantry.adapters.sql.repositories.applications import SqlApplicationReposi
 from tenantry.adapters.sql.repositories.auth import (
     SqlAuthorizationCodeRepository,
     SqlAuthSessionRepository,
+    SqlEmailCodeRepository,
     SqlRefreshTokenRepository,
 )
 from tenantry.adapters.sql.repositories.clients import SqlClientRepository
 from tenantry.adapters.sql.repositories.identity_providers import SqlIdentityProviderRepository
 from tenantry.adapters.sql.repositories.outbox import SqlOutboxRepository
+from tenantry.adapters.sql.repositories.policies import SqlPolicyRepository
 from tenantry.adapters.sql.repositories.roles import SqlRoleRepository
 from tenantry.adapters.sql.repositories.tenants import SqlTenantRepository
 from tenantry.adapters.sql.repositories.users import SqlUserRepository
@@ -34,6 +36,8 @@ class SqlUnitOfWork:
     auth_sessions: SqlAuthSessionRepository
     authorization_codes: SqlAuthorizationCodeRepository
     refresh_tokens: SqlRefreshTokenRepository
+    policies: SqlPolicyRepository
+    email_codes: SqlEmailCodeRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -56,6 +60,8 @@ class SqlUnitOfWork:
         self.auth_sessions = SqlAuthSessionRepository(connection, app_id)
         self.authorization_codes = SqlAuthorizationCodeRepository(connection, app_id)
         self.refresh_tokens = SqlRefreshTokenRepository(connection, app_id)
+        self.policies = SqlPolicyRepository(connection, app_id)
+        self.email_codes = SqlEmailCodeRepository(connection, app_id)
         return self
 
     def __exit__(

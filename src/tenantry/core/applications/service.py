@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tenantry.core.access import Principal, require
 from tenantry.core.applications.model import Application, ApplicationStatus
 from tenantry.core.clients.model import Client, ClientType
 from tenantry.core.clients.service import CreateClient, add_client, rotate_secret
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import InvalidRequest, NotFound
+from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, Violation
 from tenantry.core.identity_providers.model import (
     BUILT_IN_NAME,
     IdentityProvider,
@@ -31,6 +33,7 @@ from tenantry.core.roles.model import (
     RoleType,
     all_permissions,
 )
+from tenantry.core.text import text_violation
 
 VANITY_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 ADMIN_CLIENT_ROLE = "admin-client"
@@ -157,4 +160,38 @@ def get_application(ctx: CoreContext, actor: Principal, application_id: str) -> 
         app = uow.applications.get(application_id)
     if app is None:
         raise NotFound("application", application_id)
+    return app
+
+
+def update_application(
+    ctx: CoreContext, actor: Principal, application_id: str, changes: Mapping[str, Any]
+) -> Application:
+    """Display name, login URL and whether application-level signup is open."""
+    if application_id != actor.application_id:
+        raise NotFound("application", application_id)
+    require(actor, "application:update", tenant_id=None)
+    violations: dict[str, list[Violation]] = {}
+    if (name := changes.get("displayName")) is not None and (problem := text_violation(name, max_length=200)):
+        violations["displayName"] = [problem]
+    login_url = changes.get("loginUrl")
+    if login_url is not None and (len(login_url) > 2000 or not str(login_url).startswith("https://")):
+        violations["loginUrl"] = [Violation("invalid_format")]
+    if "signupEnabled" in changes and changes["signupEnabled"] is None:
+        violations["signupEnabled"] = [Violation("not_null")]
+    if violations:
+        raise ConstraintViolations(violations, "Field violations detected while trying to update the application")
+    now = ctx.clock.now()
+    with ctx.uow(application_id, write=True) as uow:
+        app = uow.applications.get(application_id)
+        if app is None:
+            raise NotFound("application", application_id)
+        if name is not None:
+            app.display_name = name
+        if "loginUrl" in changes:
+            app.login_url = login_url
+        if "signupEnabled" in changes:
+            app.signup_enabled = bool(changes["signupEnabled"])
+        app.metadata.touch(now)
+        uow.applications.update(app)
+        uow.commit()
     return app

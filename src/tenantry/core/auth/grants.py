@@ -92,9 +92,16 @@ def _active_user_and_tenant(uow: UnitOfWork, user_id: str, tenant_id: str) -> tu
 
 
 def _new_refresh(
-    uow: UnitOfWork, ctx: CoreContext, *, user: User, client_id: str, scope: str, family_id: str,
-    session_id: str | None, auth_time_epoch: int,
-) -> str:  # fmt: skip
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    user: User,
+    client_id: str,
+    scope: str,
+    family_id: str,
+    session_id: str | None,
+    auth_time_epoch: int,
+) -> str:
     now = ctx.clock.now()
     token = new_token()
     uow.refresh_tokens.add(
@@ -142,15 +149,29 @@ def exchange_code(
         user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
         auth_time = int(stored.auth_time.timestamp())
         refresh = _new_refresh(
-            uow, ctx, user=user, client_id=client.id, scope=stored.scope, family_id=stored.family_id,
-            session_id=stored.session_id, auth_time_epoch=auth_time,
-        )  # fmt: skip
+            uow,
+            ctx,
+            user=user,
+            client_id=client.id,
+            scope=stored.scope,
+            family_id=stored.family_id,
+            session_id=stored.session_id,
+            auth_time_epoch=auth_time,
+        )
         roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
         uow.commit()
     return Grant(
-        user, tenant, roles, client.id, tuple(stored.scope.split()), stored.nonce, auth_time,
-        stored.family_id, refresh, stored.session_id,
-    )  # fmt: skip
+        user,
+        tenant,
+        roles,
+        client.id,
+        tuple(stored.scope.split()),
+        stored.nonce,
+        auth_time,
+        stored.family_id,
+        refresh,
+        stored.session_id,
+    )
 
 
 def refresh(ctx: CoreContext, client: Client, token: str) -> Grant:
@@ -168,15 +189,29 @@ def refresh(ctx: CoreContext, client: Client, token: str) -> Grant:
         user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
         auth_time = int(stored.auth_time.timestamp())
         successor = _new_refresh(
-            uow, ctx, user=user, client_id=client.id, scope=stored.scope, family_id=stored.family_id,
-            session_id=stored.session_id, auth_time_epoch=auth_time,
-        )  # fmt: skip
+            uow,
+            ctx,
+            user=user,
+            client_id=client.id,
+            scope=stored.scope,
+            family_id=stored.family_id,
+            session_id=stored.session_id,
+            auth_time_epoch=auth_time,
+        )
         roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
         uow.commit()
     return Grant(
-        user, tenant, roles, client.id, tuple(stored.scope.split()), None, auth_time, stored.family_id,
-        successor, stored.session_id,
-    )  # fmt: skip
+        user,
+        tenant,
+        roles,
+        client.id,
+        tuple(stored.scope.split()),
+        None,
+        auth_time,
+        stored.family_id,
+        successor,
+        stored.session_id,
+    )
 
 
 def revoke_refresh_token(ctx: CoreContext, client: Client, token: str) -> None:

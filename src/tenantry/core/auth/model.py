@@ -72,3 +72,29 @@ class RefreshToken:
     expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class EmailCode:
+    """A one-time code sent by email: a link token and, for activation by code, a short OTP."""
+
+    id: str
+    application_id: str
+    tenant_id: str | None
+    user_id: str | None
+    kind: str
+    code_hash: str
+    otp_hash: str | None
+    email: str
+    data: dict[str, str]
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    used_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.used_at is None and now < self.expires_at
+
+
+def new_otp() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"

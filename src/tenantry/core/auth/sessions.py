@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tenantry.core.auth.model import AuthSession, new_token, token_hash
+from tenantry.core.auth.model import AuthSession, EmailCode, new_token, token_hash
 from tenantry.core.context import CoreContext
 from tenantry.core.ids import new_id
+from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User, UserStatus
 
@@ -62,3 +63,48 @@ def end_session(ctx: CoreContext, tenant: Tenant, token: str | None) -> None:
         uow.auth_sessions.delete(session.id)
         uow.refresh_tokens.revoke_for_session(session.id, ctx.clock.now())
         uow.commit()
+
+
+HANDOFF = "session_handoff"
+HANDOFF_SECONDS = 300
+
+
+def issue_handoff(uow: UnitOfWork, ctx: CoreContext, tenant: Tenant, user: User, redirect_to: str) -> str:
+    """A one-time code that starts a session on the tenant host when the browser brings it
+    there (``/api/v1/auth-sessions/create``): pages on the vanity domain cannot set the tenant
+    host's cookie themselves."""
+    code = new_token()
+    now = ctx.clock.now()
+    uow.email_codes.add(
+        EmailCode(
+            id=new_id(),
+            application_id=tenant.application_id,
+            tenant_id=tenant.id,
+            user_id=user.id,
+            kind=HANDOFF,
+            code_hash=token_hash(code),
+            otp_hash=None,
+            email=user.email,
+            data={"redirect": redirect_to},
+            created_at=now,
+            expires_at=now + timedelta(seconds=HANDOFF_SECONDS),
+        )
+    )
+    return code
+
+
+def redeem_handoff(ctx: CoreContext, tenant: Tenant, code: str) -> tuple[str, AuthSession, str] | None:
+    """(cookie value, session, where to go) for a live handoff code of this tenant."""
+    now = ctx.clock.now()
+    with ctx.uow(tenant.application_id, write=True) as uow:
+        stored = uow.email_codes.get_by_code_hash(token_hash(code)) if code and len(code) <= 100 else None
+        if stored is None or stored.kind != HANDOFF or stored.tenant_id != tenant.id or not stored.usable(now):
+            return None
+        if not uow.email_codes.consume(stored.id, now):
+            return None
+        user = uow.users.get(stored.user_id or "")
+        uow.commit()
+    if user is None or user.status is not UserStatus.ACTIVE:
+        return None
+    token, session = start_session(ctx, tenant, user)
+    return token, session, stored.data.get("redirect", "")

@@ -46,11 +46,18 @@ def scoped_claims(user: User, scope: Sequence[str], roles: Sequence[Role]) -> di
     profile = user.profile
     if "profile" in scope:
         for claim, field in (
-            ("name", "fullName"), ("given_name", "givenName"), ("family_name", "familyName"),
-            ("middle_name", "middleName"), ("nickname", "nickname"), ("preferred_username", "username"),
-            ("picture", "pictureUrl"), ("gender", "gender"), ("birthdate", "birthdate"),
-            ("zoneinfo", "timeZone"), ("locale", "locale"),
-        ):  # fmt: skip
+            ("name", "fullName"),
+            ("given_name", "givenName"),
+            ("family_name", "familyName"),
+            ("middle_name", "middleName"),
+            ("nickname", "nickname"),
+            ("preferred_username", "username"),
+            ("picture", "pictureUrl"),
+            ("gender", "gender"),
+            ("birthdate", "birthdate"),
+            ("zoneinfo", "timeZone"),
+            ("locale", "locale"),
+        ):
             if profile.get(field) is not None:
                 claims[claim] = profile[field]
         claims["updated_at"] = int(user.metadata.last_modified_time.timestamp())
@@ -66,9 +73,18 @@ def scoped_claims(user: User, scope: Sequence[str], roles: Sequence[Role]) -> di
 
 
 def id_token_claims(
-    *, issuer: str, user: User, client_id: str, scope: Sequence[str], roles: Sequence[Role], now: int,
-    lifetime: int, auth_time: int, nonce: str | None, access_token: str,
-) -> dict[str, Any]:  # fmt: skip
+    *,
+    issuer: str,
+    user: User,
+    client_id: str,
+    scope: Sequence[str],
+    roles: Sequence[Role],
+    now: int,
+    lifetime: int,
+    auth_time: int,
+    nonce: str | None,
+    access_token: str,
+) -> dict[str, Any]:
     claims = {
         **scoped_claims(user, scope, roles),
         "iss": issuer,

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from tenantry.adapters.sql.listing import CLIENT_LISTING
-from tenantry.core.applications.service import get_application
 from tenantry.core.clients import service as clients
 from tenantry.web.api.listing import ListParams, envelope, list_params
-from tenantry.web.api.representations import application_json, client_json
+from tenantry.web.api.representations import client_json
 from tenantry.web.api.schemas import CreateClientBody
 from tenantry.web.deps import CoreDep, PrincipalDep
 
@@ -53,8 +52,3 @@ def delete_client(client_id: str, request: Request, core: CoreDep, actor: Princi
 @router.get("/applications/{application_id}/clients")
 def application_clients(application_id: str, params: ClientList, core: CoreDep, actor: PrincipalDep) -> dict[str, Any]:
     return envelope(clients.list_clients(core, actor, application_id, params.spec), params, client_json)
-
-
-@router.get("/applications/{application_id}")
-def read_application(application_id: str, core: CoreDep, actor: PrincipalDep) -> dict[str, Any]:
-    return application_json(get_application(core, actor, application_id))

@@ -129,3 +129,9 @@ class CreateClientBody(Body):
     redirectUris: list[str] = Field(default_factory=list)
     loginUrl: str | None = None
     roleIds: list[str] = Field(default_factory=list, max_length=100)
+
+
+class UpdateApplicationBody(Body):
+    displayName: str | None = None
+    loginUrl: str | None = None
+    signupEnabled: bool | None = None

@@ -52,9 +52,13 @@ def authorize(request: Request, services: ServicesDep, target: TenantTargetDep) 
         return finish_authorization(services, application, tenant, auth_request, session, user)
     if auth_request.prompt == "none":
         return error_redirect(
-            auth_request.redirect_to, "login_required", "The user is not signed in", auth_request.state, tenant,
+            auth_request.redirect_to,
+            "login_required",
+            "The user is not signed in",
+            auth_request.state,
+            tenant,
             application,
-        )  # fmt: skip
+        )
     query = {"req": encode_req(services.keys, tenant, auth_request)}
     if auth_request.login_hint:
         query["login_hint"] = auth_request.login_hint

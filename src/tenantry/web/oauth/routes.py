@@ -49,11 +49,29 @@ def openid_configuration(target: TargetDep) -> dict[str, Any]:
         "scopes_supported": sorted(SUPPORTED_SCOPES),
         "prompt_values_supported": ["login", "none"],
         "claims_supported": [
-            "sub", "tnt_id", "app_id", "idp_name", "name", "given_name", "family_name", "middle_name", "nickname",
-            "preferred_username", "picture", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email",
-            "email_verified", "phone_number", "phone_number_verified", "roles",
+            "sub",
+            "tnt_id",
+            "app_id",
+            "idp_name",
+            "name",
+            "given_name",
+            "family_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "picture",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+            "email",
+            "email_verified",
+            "phone_number",
+            "phone_number_verified",
+            "roles",
         ],
-    }  # fmt: skip
+    }
 
 
 @router.get("/api/v1/clients/{client_id}/sdk-configuration")

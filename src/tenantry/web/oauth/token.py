@@ -75,9 +75,13 @@ def _client_credentials(services: Services, application: Application, client: Cl
         raise UnauthorizedClientError("The client_credentials grant is for machine-to-machine clients")
     lifetime = services.settings.access_token_lifetime
     claims = client_credentials_claims(
-        issuer=application.issuer, application_id=application.id, client_id=client.id, tenant_id=client.tenant_id,
-        now=int(time.time()), lifetime=lifetime,
-    )  # fmt: skip
+        issuer=application.issuer,
+        application_id=application.id,
+        client_id=client.id,
+        tenant_id=client.tenant_id,
+        now=int(time.time()),
+        lifetime=lifetime,
+    )
     return IssuedToken(services.keys.sign(claims), lifetime).as_response()
 
 
@@ -86,17 +90,30 @@ def _user_tokens(services: Services, application: Application, grant: grants.Gra
     now = int(time.time())
     access = services.keys.sign(
         access_token_claims(
-            issuer=application.issuer, user=grant.user, client_id=grant.client_id, scope=grant.scope, now=now,
-            lifetime=lifetime, auth_time=grant.auth_time_epoch, sid=grant.family_id,
+            issuer=application.issuer,
+            user=grant.user,
+            client_id=grant.client_id,
+            scope=grant.scope,
+            now=now,
+            lifetime=lifetime,
+            auth_time=grant.auth_time_epoch,
+            sid=grant.family_id,
         )
-    )  # fmt: skip
+    )
     id_token = services.keys.sign(
         id_token_claims(
-            issuer=application.issuer, user=grant.user, client_id=grant.client_id, scope=grant.scope,
-            roles=grant.roles, now=now, lifetime=lifetime, auth_time=grant.auth_time_epoch, nonce=grant.nonce,
+            issuer=application.issuer,
+            user=grant.user,
+            client_id=grant.client_id,
+            scope=grant.scope,
+            roles=grant.roles,
+            now=now,
+            lifetime=lifetime,
+            auth_time=grant.auth_time_epoch,
+            nonce=grant.nonce,
             access_token=access,
         )
-    )  # fmt: skip
+    )
     return {
         "access_token": access,
         "token_type": "Bearer",

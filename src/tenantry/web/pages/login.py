@@ -79,9 +79,14 @@ def login_page(request: Request, services: ServicesDep, target: TargetDep) -> Re
         return page(
             request,
             "discovery.html",
-            {**_branding(application, None), "client_id": client_id, "tenant_domain": "", "sent": False,
-             "signup_enabled": application.signup_enabled},
-        )  # fmt: skip
+            {
+                **_branding(application, None),
+                "client_id": client_id,
+                "tenant_domain": "",
+                "sent": False,
+                "signup_enabled": application.signup_enabled,
+            },
+        )
     req = request.query_params.get("req")
     if req is not None and decode_req(services.keys, tenant, req) is None:
         return error_page(request, "This sign-in link has expired", "Go back to the application and sign in again.")
@@ -110,8 +115,13 @@ async def login_submit(request: Request, services: ServicesDep, target: TargetDe
 def _discover(request: Request, services: Services, application: Application, form: dict[str, str]) -> Response:
     client_id = form.get("client_id") or None
     domain = (form.get("tenant_domain") or "").strip()
-    context = {**_branding(application, None), "client_id": client_id, "tenant_domain": domain[:40],
-               "sent": False, "signup_enabled": application.signup_enabled}  # fmt: skip
+    context = {
+        **_branding(application, None),
+        "client_id": client_id,
+        "tenant_domain": domain[:40],
+        "sent": False,
+        "signup_enabled": application.signup_enabled,
+    }
     if form.get("action") == "email":
         send_discovery_email(
             services.core,

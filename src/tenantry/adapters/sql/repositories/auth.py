@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.repositories.base import Repository, aware, lookupable
-from tenantry.core.auth.model import AuthorizationCode, AuthSession, RefreshToken
+from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 
 S = t.auth_sessions
 C = t.authorization_codes
@@ -178,3 +178,77 @@ class SqlRefreshTokenRepository(Repository):
     def family_revoked(self, family_id: str) -> bool:
         query = select(R.c.id).where((R.c.family_id == family_id) & R.c.revoked_at.is_not(None)).limit(1)
         return self.connection.execute(query).first() is not None
+
+
+E = t.email_codes
+
+
+def _email_code(row: Any) -> EmailCode:
+    return EmailCode(
+        id=row.id,
+        application_id=row.application_id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        kind=row.kind,
+        code_hash=row.code_hash,
+        otp_hash=row.otp_hash,
+        email=row.email,
+        data=dict(row.data),
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        expires_at=aware(row.expires_at),  # type: ignore[arg-type]
+        attempts=row.attempts,
+        used_at=aware(row.used_at),
+    )
+
+
+class SqlEmailCodeRepository(Repository):
+    def add(self, code: EmailCode) -> None:
+        self.write(
+            insert(E).values(
+                id=code.id,
+                application_id=self.application_id,
+                tenant_id=code.tenant_id,
+                user_id=code.user_id,
+                kind=code.kind,
+                code_hash=code.code_hash,
+                otp_hash=code.otp_hash,
+                email=code.email,
+                data=code.data,
+                created_at=code.created_at,
+                expires_at=code.expires_at,
+            )
+        )
+
+    def get(self, code_id: str) -> EmailCode | None:
+        if not lookupable(code_id):
+            return None
+        query = select(E).where((E.c.id == code_id) & (E.c.application_id == self.application_id))
+        row = self.connection.execute(query).first()
+        return _email_code(row) if row else None
+
+    def get_by_code_hash(self, code_hash: str) -> EmailCode | None:
+        query = select(E).where((E.c.code_hash == code_hash) & (E.c.application_id == self.application_id))
+        row = self.connection.execute(query).first()
+        return _email_code(row) if row else None
+
+    def latest_for_user(self, user_id: str, kind: str) -> EmailCode | None:
+        query = (
+            select(E)
+            .where((E.c.user_id == user_id) & (E.c.kind == kind) & (E.c.application_id == self.application_id))
+            .order_by(E.c.created_at.desc())
+            .limit(1)
+        )
+        row = self.connection.execute(query).first()
+        return _email_code(row) if row else None
+
+    def consume(self, code_id: str, now: datetime) -> bool:
+        live = (E.c.id == code_id) & E.c.used_at.is_(None)
+        return self.connection.execute(update(E).where(live).values(used_at=now)).rowcount == 1
+
+    def count_attempt(self, code_id: str) -> int:
+        self.connection.execute(update(E).where(E.c.id == code_id).values(attempts=E.c.attempts + 1))
+        return int(self.connection.execute(select(E.c.attempts).where(E.c.id == code_id)).scalar_one())
+
+    def invalidate_for_user(self, user_id: str, kind: str, now: datetime) -> None:
+        live = (E.c.user_id == user_id) & (E.c.kind == kind) & E.c.used_at.is_(None)
+        self.connection.execute(update(E).where(live).values(used_at=now))

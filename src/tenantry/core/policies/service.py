@@ -1,0 +1,50 @@
+"""Reading (resolved) and setting policies for an application or a tenant override."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tenantry.core.access import Principal, require
+from tenantry.core.context import CoreContext
+from tenantry.core.errors import NotFound
+from tenantry.core.policies.model import PolicyKind, parse_settings, resolve, to_json
+from tenantry.core.ports import UnitOfWork
+
+
+def resolved(uow: UnitOfWork, kind: PolicyKind, tenant_id: str | None) -> Any:
+    """The policy in force for ``tenant_id`` (or the application when ``None``)."""
+    app_layer = uow.policies.get(kind.value, None)
+    tenant_layer = uow.policies.get(kind.value, tenant_id) if tenant_id is not None else None
+    return resolve(kind, app_layer, tenant_layer)
+
+
+def read_policy(ctx: CoreContext, actor: Principal, kind: PolicyKind, tenant_id: str | None) -> dict[str, Any]:
+    with ctx.uow(actor.application_id) as uow:
+        if tenant_id is not None:
+            tenant = uow.tenants.get(tenant_id)
+            if tenant is None or not actor.allows("tenant:read", tenant_id=tenant_id):
+                raise NotFound("tenant", tenant_id)
+        else:
+            require(actor, "application:read", tenant_id=None)
+        return to_json(resolved(uow, kind, tenant_id))
+
+
+def set_policy(
+    ctx: CoreContext, actor: Principal, kind: PolicyKind, tenant_id: str | None, document: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Store the settings present in ``document`` (``null`` clears a tenant override key)."""
+    settings = parse_settings(kind, document)
+    with ctx.uow(actor.application_id, write=True) as uow:
+        if tenant_id is not None:
+            tenant = uow.tenants.get(tenant_id)
+            if tenant is None or not actor.allows("tenant:update", tenant_id=tenant_id):
+                raise NotFound("tenant", tenant_id)
+        else:
+            require(actor, "application:update", tenant_id=None)
+        current = uow.policies.get(kind.value, tenant_id) or {}
+        merged = {**current, **settings}
+        uow.policies.put(kind.value, tenant_id, {k: v for k, v in merged.items() if v is not None})
+        result = to_json(resolved(uow, kind, tenant_id))
+        uow.commit()
+    return result
