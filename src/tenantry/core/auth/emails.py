@@ -73,8 +73,9 @@ def send_code(
     values: dict[str, object] = {
         "action_url": action_url(application, tenant, kind, code, url_override),
         "expires_minutes": minutes,
-        "user_name": user.profile.get("givenName") or user.profile.get("fullName") or user.email,
     }
+    if email_kind in (EmailKind.USER_ACTIVATION, EmailKind.EXISTING_USER_INVITATION):
+        values["user_name"] = user.profile.get("givenName") or user.profile.get("fullName") or user.email
     if otp:
         values["code"] = otp
     rendered = ctx.renderer.render(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from tenantry.core.applications.service import get_application, update_application
 from tenantry.core.errors import NotFound
@@ -37,10 +37,12 @@ def read_application(application_id: str, core: CoreDep, actor: PrincipalDep) ->
 
 @router.patch("/applications/{application_id}")
 def patch_application(
-    application_id: str, body: UpdateApplicationBody, core: CoreDep, actor: PrincipalDep
+    application_id: str, body: UpdateApplicationBody, request: Request, core: CoreDep, actor: PrincipalDep
 ) -> dict[str, Any]:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return application_json(update_application(core, actor, application_id, changes))
+    updated = update_application(core, actor, application_id, changes)
+    request.app.state.applications.forget()  # other nodes see the change within the cache's 30 s
+    return application_json(updated)
 
 
 @router.get("/applications/{application_id}/{policy}")
