@@ -24,6 +24,11 @@ def rand_email() -> str:
     return f"{rand('u')}@example.com"
 
 
+GENEROUS_IP_LIMITS = {
+    name: "100000/minute" for name in ("login_ip", "signup_ip", "discovery_ip", "forgot_ip", "otp_ip")
+}
+
+
 def test_settings(data_dir: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     """Fast argon2 parameters: tests exercise the code path, benchmarks measure the real ones."""
     return Settings(
@@ -33,7 +38,9 @@ def test_settings(data_dir: Path, database_url: str | None = None, **overrides: 
         argon2_memory_kib=1024,
         argon2_time_cost=1,
         tenant_purge_interval=0.2,
-        **overrides,
+        # Every TestClient request comes from the same address: per-IP budgets would couple
+        # unrelated tests. Per-identifier limits stay as in production.
+        **{**overrides, "rate_limits": {**GENEROUS_IP_LIMITS, **overrides.get("rate_limits", {})}},
     )
 
 
@@ -101,10 +108,10 @@ class Api:
         return doc["id"], doc["clientSecret"]
 
 
-def build_api(data_dir: Path, database_url: str | None = None, vanity: str | None = None) -> Api:
+def build_api(data_dir: Path, database_url: str | None = None, vanity: str | None = None, **settings: Any) -> Api:
     from tenantry.web.app import create_app
 
-    services = bootstrap(test_settings(data_dir, database_url))
+    services = bootstrap(test_settings(data_dir, database_url, **settings))
     vanity = vanity or f"{rand('app')}.test"
     result = initialize_application(services.core, vanity, custom_domain=False)
     assert result.client_secret is not None

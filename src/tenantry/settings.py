@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     key_refresh_seconds: float = Field(60.0, gt=0)
     tenant_purge_interval: float = Field(5.0, gt=0, description="seconds between purges of deleted tenants")
+    redis_url: str | None = Field(None, description="redis://… shares rate-limit counters between nodes")
+    rate_limit_enabled: bool = True
+    rate_limits: dict[str, str] = Field(default_factory=dict, description='overrides, e.g. {"login_ip": "30/minute"}')
     log_json: bool | None = None
     log_level: str = "INFO"
     trusted_proxies: list[str] = Field(default_factory=list)

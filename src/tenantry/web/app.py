@@ -21,6 +21,7 @@ from tenantry.web.middleware import BodyLimitMiddleware, RequestContextMiddlewar
 from tenantry.web.oauth import authorize, token, userinfo
 from tenantry.web.oauth import routes as oauth
 from tenantry.web.pages import login, signup
+from tenantry.web.ratelimit import RateLimits
 from tenantry.web.workers import MailDispatcherThread, TenantPurger
 
 log = structlog.get_logger("tenantry.app")
@@ -51,6 +52,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.services = services
     app.state.applications = ApplicationResolver(services.core)
     app.state.bearer = BearerAuthenticator(services.core, services.keys)
+    app.state.limits = RateLimits(services.settings)
     app.state.purger = purger
     app.state.mailer = mailer
     for router in (users.router, tenants.router, roles.router, clients.router, applications.router):

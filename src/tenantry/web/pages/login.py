@@ -30,7 +30,8 @@ from tenantry.web.oauth.flow import (
     interactive_client,
     set_session_cookie,
 )
-from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page
+from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page, too_many_requests
+from tenantry.web.ratelimit import RateLimits, client_ip
 
 router = APIRouter(tags=["hosted pages"], include_in_schema=False)
 MAX_FORM_BYTES = 16_384
@@ -107,8 +108,16 @@ async def login_submit(request: Request, services: ServicesDep, target: TargetDe
         check_csrf(request, form)
     except CsrfFailure as error:
         return error_page(request, "Please try again", error.message, 403)
+    limits: RateLimits = request.app.state.limits
+    ip = client_ip(request)
     if target.tenant is None:
+        email = (form.get("email") or "").strip()
+        if not limits.allow("discovery_ip", ip) or (email and not limits.allow("discovery_email", email)):
+            return too_many_requests(request)
         return await run_in_threadpool(_discover, request, services, target.application, form)
+    identifier = (form.get("identifier") or "").strip()
+    if not limits.allow("login_ip", ip) or not limits.allow("login_identifier", target.tenant.id, identifier):
+        return too_many_requests(request)
     return await run_in_threadpool(_tenant_login, request, services, target.application, target.tenant, form)
 
 

@@ -54,5 +54,11 @@ def page(request: Request, template: str, context: dict[str, Any], status_code: 
     return response
 
 
+def too_many_requests(request: Request) -> HTMLResponse:
+    response = error_page(request, "Too many attempts", "Please wait a minute and try again.", 429)
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def error_page(request: Request, title: str, message: str, status_code: int = 400) -> HTMLResponse:
     return page(request, "error.html", {"title": title, "message": message}, status_code)

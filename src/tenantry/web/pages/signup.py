@@ -22,7 +22,8 @@ from tenantry.core.users.model import User
 from tenantry.web.deps import ServicesDep, TargetDep, TenantTargetDep
 from tenantry.web.oauth.flow import NO_STORE, set_session_cookie
 from tenantry.web.pages.login import read_form, tenant_login_url
-from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page
+from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page, too_many_requests
+from tenantry.web.ratelimit import RateLimits, client_ip
 
 router = APIRouter(tags=["hosted pages"], include_in_schema=False)
 FIELD_LABELS = {
@@ -42,6 +43,11 @@ VIOLATION_TEXT = {
     "too_common": "This password is too common.",
     "matches_email": "The password must not be your email.",
 }
+
+
+def _limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.limits
+    return limits
 
 
 def _branding(application: Application, tenant: Tenant | None) -> dict[str, Any]:
@@ -198,6 +204,8 @@ async def signup_submit(request: Request, services: ServicesDep, target: TargetD
         check_csrf(request, form)
     except CsrfFailure as error:
         return error_page(request, "Please try again", error.message, 403)
+    if not _limits(request).allow("signup_ip", client_ip(request)):
+        return too_many_requests(request)
     return await run_in_threadpool(_do_signup, request, services, target.application, target.tenant, form)
 
 
@@ -229,6 +237,9 @@ async def activate_code(request: Request, services: ServicesDep, target: TargetD
         check_csrf(request, form)
     except CsrfFailure as error:
         return error_page(request, "Please try again", error.message, 403)
+
+    if not _limits(request).allow("otp_ip", client_ip(request)):
+        return too_many_requests(request)
 
     def run() -> Response:
         code_id = form.get("code_id") or ""
@@ -277,6 +288,9 @@ async def forgot_password_submit(request: Request, services: ServicesDep, target
     except CsrfFailure as error:
         return error_page(request, "Please try again", error.message, 403)
     email = (form.get("email") or "").strip()[:200]
+    limits = _limits(request)
+    if not limits.allow("forgot_ip", client_ip(request)) or (email and not limits.allow("forgot_email", email)):
+        return too_many_requests(request)
     await run_in_threadpool(activation.request_password_reset, services.core, target.application, target.tenant, email)
     return page(request, "forgot_password.html", {**_branding(target.application, target.tenant), "sent": True})
 
