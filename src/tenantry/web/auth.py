@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from tenantry.adapters.security.keys import InvalidToken, KeyStore
 from tenantry.core.access import Principal
@@ -14,6 +15,7 @@ from tenantry.core.errors import Unauthenticated
 
 # A principal's grants are cached briefly per node: role changes reach every node within this.
 PRINCIPAL_CACHE_SECONDS = 10.0
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class BearerAuthenticator:
@@ -21,16 +23,23 @@ class BearerAuthenticator:
         self._core = core
         self._keys = keys
         self._cache: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._verified: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, authorization: str | None, application: Application) -> Principal:
         if not authorization or authorization[:7].lower() != "bearer ":
             raise Unauthenticated("A Bearer access token is required")
         token = authorization[7:].strip()
-        try:
-            claims = self._keys.verify(token)
-        except InvalidToken as error:
-            raise Unauthenticated("The access token is invalid") from error
+        claims = self._verified.get(token)
+        if claims is None:
+            try:
+                claims = self._keys.verify(token)
+            except InvalidToken as error:
+                raise Unauthenticated("The access token is invalid") from error
+            # A token verified once stays verified until it expires: skip the RSA check next time.
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = claims
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or exp <= time.time():
             raise Unauthenticated("The access token has expired")

@@ -38,6 +38,8 @@ class Database:
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=60,
+            # Every transaction ends in an explicit commit or rollback; no reset on check-in.
+            pool_reset_on_return=None,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )

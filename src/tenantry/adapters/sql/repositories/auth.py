@@ -156,6 +156,13 @@ class SqlRefreshTokenRepository(Repository):
         row = self.connection.execute(query).first()
         return _refresh(row) if row else None
 
+    def get(self, token_id: str) -> RefreshToken | None:
+        if not lookupable(token_id):
+            return None
+        query = select(R).where((R.c.id == token_id) & (R.c.application_id == self.application_id))
+        row = self.connection.execute(query).first()
+        return _refresh(row) if row else None
+
     def mark_used(self, token_id: str, now: datetime) -> bool:
         live = (R.c.id == token_id) & R.c.used_at.is_(None) & R.c.revoked_at.is_(None)
         return self.connection.execute(update(R).where(live).values(used_at=now)).rowcount == 1

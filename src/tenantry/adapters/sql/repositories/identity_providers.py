@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, insert, or_, select
+from sqlalchemy import bindparam, case, insert, select
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
@@ -14,6 +14,17 @@ from tenantry.core.identity_providers.model import (
 from tenantry.core.roles.model import OwnerType
 
 IDP = t.identity_providers
+# The provider called ``name`` that a tenant sees: its own first, then the application's.
+GET_BY_NAME = (
+    select(IDP)
+    .where(
+        (IDP.c.application_id == bindparam("app_id"))
+        & (IDP.c.name_key == bindparam("name_key"))
+        & ((IDP.c.owner_id == bindparam("app_id")) | (IDP.c.tenant_id == bindparam("tenant_id")))
+    )
+    .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
+    .limit(1)
+)
 
 
 def _from_row(row: Any) -> IdentityProvider:
@@ -46,15 +57,8 @@ class SqlIdentityProviderRepository(Repository):
         if not lookupable(name, tenant_id or ""):
             return None
         """The provider called ``name`` that the tenant sees: its own first, then the application's."""
-        owners = [self.application_id] + ([tenant_id] if tenant_id else [])
-        query = (
-            self._mine()
-            .where((IDP.c.name_key == name.lower()) & IDP.c.owner_id.in_(owners))
-            .where(or_(IDP.c.tenant_id.is_(None), IDP.c.tenant_id == tenant_id))
-            .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
-            .limit(1)
-        )
-        row = self.connection.execute(query).first()
+        params = {"app_id": self.application_id, "name_key": name.lower(), "tenant_id": tenant_id or ""}
+        row = self.connection.execute(GET_BY_NAME, params).first()
         return _from_row(row) if row else None
 
     def add(self, provider: IdentityProvider) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import TENANT_LISTING
@@ -12,6 +12,7 @@ from tenantry.core.ports import ListSpec, Page
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
 
 T = t.tenants
+GET_TENANT = select(T).where((T.c.id == bindparam("tenant_id")) & (T.c.application_id == bindparam("app_id")))
 
 
 def _from_row(row: Any) -> Tenant:
@@ -51,7 +52,7 @@ class SqlTenantRepository(Repository):
     def get(self, tenant_id: str) -> Tenant | None:
         if not lookupable(tenant_id):
             return None
-        row = self.connection.execute(self._mine().where(T.c.id == tenant_id)).first()
+        row = self.connection.execute(GET_TENANT, {"tenant_id": tenant_id, "app_id": self.application_id}).first()
         return _from_row(row) if row else None
 
     def get_by_domain_name(self, domain_name: str) -> Tenant | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import USER_LISTING
@@ -33,6 +33,9 @@ PROMOTED = {
 SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type")).join(
     IDP, IDP.c.id == U.c.identity_provider_id
 )
+# Hot statements are built once: building a construct per call costs more than running it.
+GET_USER = SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
+INSERT_USER = insert(U)
 
 
 def _from_row(row: Any) -> User:
@@ -94,19 +97,18 @@ class SqlUserRepository(Repository):
     def get(self, user_id: str) -> User | None:
         if not lookupable(user_id):
             return None
-        row = self.connection.execute(self._mine().where(U.c.id == user_id)).first()
+        row = self.connection.execute(GET_USER, {"user_id": user_id, "app_id": self.application_id}).first()
         return _from_row(row) if row else None
 
     def add(self, user: User) -> None:
-        self.write(
-            insert(U).values(
-                id=user.id,
-                application_id=self.application_id,
-                tenant_id=user.tenant_id,
-                identity_provider_id=user.identity_provider_id,
-                **_values(user),
-            )
-        )
+        row = {
+            "id": user.id,
+            "application_id": self.application_id,
+            "tenant_id": user.tenant_id,
+            "identity_provider_id": user.identity_provider_id,
+            **_values(user),
+        }
+        self.write(INSERT_USER, [row])
 
     def update(self, user: User) -> None:
         mine = (U.c.id == user.id) & (U.c.application_id == self.application_id)
