@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
 from tenantry.web import health
-from tenantry.web.api import applications, clients, roles, tenants, users
+from tenantry.web.api import applications, clients, roles, tenants, users, workflows
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.dev import routes as dev
 from tenantry.web.errors import install_error_handlers
@@ -59,6 +59,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     for router in (oauth.router, token.router, userinfo.router, authorize.router, login.router, signup.router):
         app.include_router(router)
+    app.include_router(workflows.router)  # /api/v1/... and the unprefixed refresh-token alias
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(health.router)
     if dev.mounted(services.settings):

@@ -12,9 +12,22 @@ from tenantry.core.applications.model import Application
 from tenantry.core.context import CoreContext
 from tenantry.core.ids import new_id
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage
+from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant
-from tenantry.core.users.model import UserStatus
+from tenantry.core.users.model import User, UserStatus
 from tenantry.core.users.validation import email_violations
+
+
+def discoverable(uow: UnitOfWork, email: str) -> list[tuple[User, Tenant]]:
+    """Each usable tenant where ``email`` has a user that is not deactivated, with that user."""
+    found: dict[str, tuple[User, Tenant]] = {}
+    for user in uow.users.find_by_email(email):
+        if user.status is UserStatus.INACTIVE or user.tenant_id in found:
+            continue
+        tenant = uow.tenants.get(user.tenant_id)
+        if tenant is not None and tenant.is_usable:
+            found[user.tenant_id] = (user, tenant)
+    return list(found.values())
 
 
 def send_discovery_email(
@@ -23,11 +36,10 @@ def send_discovery_email(
     if email_violations(email) or ctx.renderer is None:
         return
     with ctx.uow(application.id, write=True) as uow:
-        users = [u for u in uow.users.find_by_email(email) if u.status is not UserStatus.INACTIVE]
-        tenants = [t for t in (uow.tenants.get(tid) for tid in dict.fromkeys(u.tenant_id for u in users)) if t]
-        tenants = [t for t in tenants if t.is_usable]
-        if not tenants:
+        found = discoverable(uow, email)
+        if not found:
             return
+        tenants = [tenant for _, tenant in found]
         rendered = ctx.renderer.render(
             EmailKind.TENANT_DISCOVERY,
             EmailContext(
@@ -39,7 +51,7 @@ def send_discovery_email(
             EmailMessage(
                 id=new_id(),
                 kind=EmailKind.TENANT_DISCOVERY,
-                recipient=users[0].email,
+                recipient=found[0][0].email,
                 rendered=rendered,
                 created_at=ctx.clock.now(),
                 application_id=application.id,

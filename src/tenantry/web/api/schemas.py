@@ -135,3 +135,56 @@ class UpdateApplicationBody(Body):
     displayName: str | None = None
     loginUrl: str | None = None
     signupEnabled: bool | None = None
+
+
+# --- workflow APIs (web/api/workflows.py) ---
+
+
+class ProvisionUserBody(Profile):
+    """Application-level signup (``applicationId``, ``tenantName``) or tenant-level (``tenantId``)."""
+
+    email: str
+    password: str | None = Field(default=None, json_schema_extra={"writeOnly": True})
+    applicationId: str | None = None
+    tenantId: str | None = None
+    tenantName: str | None = None
+    tenantDisplayName: str | None = None
+    clientId: str | None = None
+
+
+class UserIdBody(Body):
+    userId: str
+
+
+class EmailAuthCodeBody(Body):
+    emailAuthCode: str
+
+
+class ActivateUserBody(Body):
+    """``emailAuthCode`` (the link's code), or ``userId`` with the emailed one-time ``code``."""
+
+    emailAuthCode: str | None = None
+    userId: str | None = None
+    code: str | None = None
+
+
+class TenantDiscoveryBody(Body):
+    applicationId: str
+    email: str
+    clientId: str | None = None
+
+
+class RequestPasswordResetBody(Body):
+    tenantId: str
+    email: str
+
+
+class ResetPasswordBody(Body):
+    emailAuthCode: str
+    newPassword: str = Field(json_schema_extra={"writeOnly": True})
+
+
+class ChangePasswordBody(Body):
+    userId: str
+    currentPassword: str = Field(json_schema_extra={"writeOnly": True})
+    newPassword: str = Field(json_schema_extra={"writeOnly": True})

@@ -167,12 +167,12 @@ def _do_signup(
         if tenant is not None:
             return _signed_in_response(request, services, application, tenant, result.user, client_id)
         return _handoff(services, application, result.tenant, result.user, client_id)
+    code_id = result.code_id if result.code_id and _uses_otp(services, application, result.code_id) else None
     message = (
         "We sent you an email with a code. Enter it below to activate your account."
-        if result.code_id
+        if code_id
         else "We sent you an email. Follow its link to finish creating your account."
     )
-    code_id = result.code_id if result.code_id and _uses_otp(services, application, result.code_id) else None
     return page(request, "check_email.html", {**_branding(application, tenant), "message": message, "code_id": code_id})
 
 
