@@ -18,6 +18,7 @@ from tenantry.core.applications.model import Application
 from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 from tenantry.core.clients.model import Client
 from tenantry.core.identity_providers.model import IdentityProvider
+from tenantry.core.invitations.model import Invitation
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
 from tenantry.core.roles.model import Role
 from tenantry.core.tenants.model import Tenant
@@ -230,6 +231,28 @@ class EmailCodeRepository(Protocol):
     def invalidate_for_user(self, user_id: str, kind: str, now: datetime) -> None: ...
 
 
+class InvitationRepository(Protocol):
+    def add(self, invitation: Invitation, code_hash: str) -> None: ...
+
+    def get(self, invitation_id: str) -> Invitation | None: ...
+
+    def get_by_code_hash(self, code_hash: str) -> Invitation | None: ...
+
+    def cancel_pending_for_email(self, tenant_id: str, email: str, now: datetime) -> int: ...
+
+    def cancel_pending_for_user(self, user_id: str, now: datetime) -> int: ...
+
+    def transition(
+        self, invitation_id: str, from_status: str, to_status: str, now: datetime, completed_user_id: str | None = None
+    ) -> bool:
+        """Conditional status change; False when the invitation was not in ``from_status``."""
+        ...
+
+    def page(self, spec: ListSpec, kind: str, scope: TenantScope, tenant_id: str | None = None) -> Page[Invitation]: ...
+
+    def expire_due(self, now: datetime) -> int: ...
+
+
 class OutboxRepository(Protocol):
     def add(self, message: EmailMessage) -> None: ...
 
@@ -276,6 +299,9 @@ class UnitOfWork(Protocol):
 
     @property
     def email_codes(self) -> EmailCodeRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
 
     def __enter__(self) -> Self: ...
 

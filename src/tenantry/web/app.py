@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
 from tenantry.web import health
-from tenantry.web.api import applications, clients, roles, tenants, users, workflows
+from tenantry.web.api import applications, clients, invitations, roles, tenants, users, workflows
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.dev import routes as dev
 from tenantry.web.errors import install_error_handlers
@@ -20,6 +20,7 @@ from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from tenantry.web.oauth import authorize, token, userinfo
 from tenantry.web.oauth import routes as oauth
+from tenantry.web.pages import invitations as invitation_pages
 from tenantry.web.pages import login, signup
 from tenantry.web.ratelimit import RateLimits
 from tenantry.web.workers import MailDispatcherThread, TenantPurger
@@ -55,9 +56,17 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.limits = RateLimits(services.settings)
     app.state.purger = purger
     app.state.mailer = mailer
-    for router in (users.router, tenants.router, roles.router, clients.router, applications.router):
+    for router in (users.router, tenants.router, roles.router, clients.router, invitations.router, applications.router):
         app.include_router(router, prefix="/api/v1")
-    for router in (oauth.router, token.router, userinfo.router, authorize.router, login.router, signup.router):
+    for router in (
+        oauth.router,
+        token.router,
+        userinfo.router,
+        authorize.router,
+        login.router,
+        signup.router,
+        invitation_pages.router,
+    ):
         app.include_router(router)
     app.include_router(workflows.router)  # /api/v1/... and the unprefixed refresh-token alias
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

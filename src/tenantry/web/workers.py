@@ -8,6 +8,7 @@ import threading
 import structlog
 
 from tenantry.bootstrap import Services
+from tenantry.core.invitations.service import expire_invitations
 from tenantry.core.tenants.service import purge_deleted_tenants
 
 log = structlog.get_logger("tenantry.workers")
@@ -26,6 +27,8 @@ class TenantPurger:
 
         with self._services.database.transaction(write=False) as connection:
             app_ids = list(connection.execute(select(t.applications.c.id)).scalars())
+        for app_id in app_ids:
+            expire_invitations(self._services.core, app_id)
         return sum(purge_deleted_tenants(self._services.core, app_id) for app_id in app_ids)
 
     def _loop(self) -> None:

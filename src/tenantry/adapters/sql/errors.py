@@ -20,6 +20,8 @@ CONSTRAINT_FIELDS = {
     "uq_roles_name": "name",
     "uq_applications_vanity_domain": "vanityDomain",
     "uq_identity_providers_name": "name",
+    "uq_invitations_pending_email": "email",
+    "uq_invitations_pending_user": "userId",
 }
 SQLITE_COLUMNS = {
     "users.email_key": "email",
@@ -30,6 +32,8 @@ SQLITE_COLUMNS = {
     "roles.name_key": "name",
     "applications.vanity_domain": "vanityDomain",
     "identity_providers.name_key": "name",
+    "invitations.email_key": "email",
+    "invitations.user_id": "userId",
 }
 SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 

@@ -145,3 +145,30 @@ CLIENT_LISTING = Listing(
     },
     tiebreak=t.clients.c.id,
 )
+
+INVITATION_LISTING = Listing(
+    attributes={
+        s.name: s
+        for s in (
+            _spec("id", ops=EQUALITY),
+            _spec("status", ops=EQUALITY),
+            _spec("email", ci=True),
+            _spec("invitationType", ops=EQUALITY),
+            _spec("tenantId", ops=EQUALITY),
+            _spec("userId", ops=EQUALITY),
+            _spec("creationTime", "datetime", TEXT - {"sw"}),
+            _spec("expirationTime", "datetime", TEXT - {"sw"}),
+        )
+    },
+    columns={
+        "id": t.invitations.c.id,
+        "status": t.invitations.c.status,
+        "email": t.invitations.c.email_key,
+        "invitationType": t.invitations.c.invitation_type,
+        "tenantId": t.invitations.c.tenant_id,
+        "userId": t.invitations.c.user_id,
+        "creationTime": t.invitations.c.created_at,
+        "expirationTime": t.invitations.c.expires_at,
+    },
+    tiebreak=t.invitations.c.id,
+)

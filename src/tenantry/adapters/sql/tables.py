@@ -333,3 +333,50 @@ outbox = Table(
     CheckConstraint("status in ('PENDING','SENT','FAILED')", name="status"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
+
+# --- invitations ------------------------------------------------------------------------------
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # NEW_USER | EXISTING_USER
+    Column("invitation_type", String(10), nullable=False),  # EMAIL | LINK
+    Column("email", String(200)),
+    Column("email_key", String(200)),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("completed_user_id", ID, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("roles_to_assign", JSON, nullable=False),
+    Column("language", String(35)),
+    Column("invited_by", String(64)),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("status", String(40), nullable=False),
+    Column("expires_at", TS, nullable=False),
+    *_metadata_columns(),
+    CheckConstraint("kind in ('NEW_USER','EXISTING_USER')", name="kind"),
+    CheckConstraint(
+        "status in ('PENDING_INVITE_ACCEPTANCE','PENDING_EMAIL_VERIFICATION','COMPLETED','CANCELED','EXPIRED')",
+        name="status",
+    ),
+    # One pending invitation per (tenant, email) and per existing user: a new one cancels the
+    # old one in the same transaction; racing inviters meet this index.
+    Index(
+        "uq_invitations_pending_email",
+        "tenant_id",
+        "email_key",
+        unique=True,
+        sqlite_where=text("kind = 'NEW_USER' AND status = 'PENDING_INVITE_ACCEPTANCE' AND email_key IS NOT NULL"),
+        postgresql_where=text("kind = 'NEW_USER' AND status = 'PENDING_INVITE_ACCEPTANCE' AND email_key IS NOT NULL"),
+    ),
+    Index(
+        "uq_invitations_pending_user",
+        "user_id",
+        unique=True,
+        sqlite_where=text("kind = 'EXISTING_USER' AND status = 'PENDING_INVITE_ACCEPTANCE'"),
+        postgresql_where=text("kind = 'EXISTING_USER' AND status = 'PENDING_INVITE_ACCEPTANCE'"),
+    ),
+    Index("ix_invitations_tenant_status", "tenant_id", "kind", "status"),
+    Index("ix_invitations_due", "status", "expires_at"),
+)

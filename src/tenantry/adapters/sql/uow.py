@@ -18,6 +18,7 @@ from tenantry.adapters.sql.repositories.auth import (
 )
 from tenantry.adapters.sql.repositories.clients import SqlClientRepository
 from tenantry.adapters.sql.repositories.identity_providers import SqlIdentityProviderRepository
+from tenantry.adapters.sql.repositories.invitations import SqlInvitationRepository
 from tenantry.adapters.sql.repositories.outbox import SqlOutboxRepository
 from tenantry.adapters.sql.repositories.policies import SqlPolicyRepository
 from tenantry.adapters.sql.repositories.roles import SqlRoleRepository
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     refresh_tokens: SqlRefreshTokenRepository
     policies: SqlPolicyRepository
     email_codes: SqlEmailCodeRepository
+    invitations: SqlInvitationRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -62,6 +64,7 @@ class SqlUnitOfWork:
         self.refresh_tokens = SqlRefreshTokenRepository(connection, app_id)
         self.policies = SqlPolicyRepository(connection, app_id)
         self.email_codes = SqlEmailCodeRepository(connection, app_id)
+        self.invitations = SqlInvitationRepository(connection, app_id)
         return self
 
     def __exit__(

@@ -13,6 +13,7 @@ from tenantry.core.auth.model import EmailCode, token_hash
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import InvalidState
 from tenantry.core.identity_providers.model import BUILT_IN_NAME
+from tenantry.core.invitations.model import InvitationStatus
 from tenantry.core.mail.model import EmailKind
 from tenantry.core.policies.model import EmailPolicy, PasswordPolicySettings, PolicyKind, SignupPolicy, Verification
 from tenantry.core.policies.service import resolved
@@ -54,9 +55,21 @@ def introspect(ctx: CoreContext, application: Application, code: str, kind: str)
         return _load(uow, ctx, code, kind)
 
 
+def _complete_invitation(uow: UnitOfWork, ctx: CoreContext, code: EmailCode) -> None:
+    """A LINK invitation accepted with a typed email completes once that email is proven."""
+    if invitation_id := code.data.get("invitation_id"):
+        uow.invitations.transition(
+            invitation_id,
+            InvitationStatus.PENDING_EMAIL_VERIFICATION.value,
+            InvitationStatus.COMPLETED.value,
+            ctx.clock.now(),
+        )
+
+
 def _activate(uow: UnitOfWork, ctx: CoreContext, owner: CodeOwner) -> User:
     if not uow.email_codes.consume(owner.code.id, ctx.clock.now()):
         raise InvalidCode()
+    _complete_invitation(uow, ctx, owner.code)
     user = owner.user
     if user.status not in PENDING and user.status is not UserStatus.ACTIVE:
         raise InvalidCode("This account cannot be activated")
@@ -181,6 +194,7 @@ def verify_email(ctx: CoreContext, application: Application, code: str) -> CodeO
         owner = _load(uow, ctx, code, VERIFICATION)
         if not uow.email_codes.consume(owner.code.id, ctx.clock.now()):
             raise InvalidCode()
+        _complete_invitation(uow, ctx, owner.code)
         now = ctx.clock.now()
         owner.user.email_verified = True
         owner.user.metadata.last_verification_time = now

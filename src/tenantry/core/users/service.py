@@ -152,6 +152,10 @@ def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mappi
                 require(actor, permission, tenant_id=user.tenant_id, user_id=user.id)
         if "status" in changes:
             user.change_status(UserStatus(changes["status"]), now)
+            if user.status is UserStatus.INACTIVE:
+                # Deactivation takes effect at once: no session or refresh token survives it.
+                uow.auth_sessions.delete_for_user(user.id)
+                uow.refresh_tokens.revoke_for_user(user.id, now)
         if "email" in changes and changes["email"] != user.email:
             user.email = changes["email"]
             user.email_verified = False

@@ -188,3 +188,40 @@ class ChangePasswordBody(Body):
     userId: str
     currentPassword: str = Field(json_schema_extra={"writeOnly": True})
     newPassword: str = Field(json_schema_extra={"writeOnly": True})
+
+
+class InviteNewUserBody(Body):
+    tenantId: str
+    email: str | None = None
+    rolesToAssign: list[str] = Field(default_factory=list, max_length=50)
+    language: str | None = Field(default=None, max_length=35)
+    invitationType: Literal["EMAIL", "LINK"] = "EMAIL"
+
+
+class CancelNewUserInviteBody(Body):
+    newUserInvitationRequestId: str
+
+
+class InviteExistingUserBody(Body):
+    userId: str
+
+
+class CancelExistingUserInviteBody(Body):
+    existingUserInvitationRequestId: str
+
+
+class InviteCodeBody(Body):
+    emailAuthCode: str | None = None
+    inviteCode: str | None = None
+
+
+class AcceptNewUserInviteBody(Profile):
+    emailAuthCode: str | None = None
+    inviteCode: str | None = None
+    email: str | None = None
+    password: str | None = Field(default=None, json_schema_extra={"writeOnly": True})
+
+
+class AcceptExistingUserInviteBody(Body):
+    emailAuthCode: str
+    password: str | None = Field(default=None, json_schema_extra={"writeOnly": True})

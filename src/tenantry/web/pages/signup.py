@@ -56,7 +56,7 @@ def _branding(application: Application, tenant: Tenant | None) -> dict[str, Any]
     return {"brand_name": tenant.display_name, "logo_url": tenant.logo_url}
 
 
-def _schema_fields(services: Services, application: Application, tenant: Tenant | None) -> list[tuple[str, str, str]]:
+def schema_fields(services: Services, application: Application, tenant: Tenant | None) -> list[tuple[str, str, str]]:
     with services.core.uow(application.id) as uow:
         schema: UserSchemaPolicy = resolved(uow, PolicyKind.USER_SCHEMA, tenant.id if tenant else None)
     return [(name, *FIELD_LABELS[name]) for name in schema.required_fields if name in FIELD_LABELS]
@@ -82,7 +82,7 @@ def _signup_page(
             "values": values,
             "violations": violations or {},
             "error": error,
-            "profile_fields": _schema_fields(services, application, tenant),
+            "profile_fields": schema_fields(services, application, tenant),
         },
         status_code,
     )

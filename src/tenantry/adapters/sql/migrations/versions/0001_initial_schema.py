@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 21:27:03.982357
+Create Date: 2026-11-24 21:58:09.581032
 """
 
 from __future__ import annotations
@@ -401,6 +401,74 @@ def upgrade() -> None:
         batch_op.create_index("ix_email_codes_user_kind", ["user_id", "kind"], unique=False)
 
     op.create_table(
+        "invitations",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("invitation_type", sa.String(length=10), nullable=False),
+        sa.Column("email", sa.String(length=200), nullable=True),
+        sa.Column("email_key", sa.String(length=200), nullable=True),
+        sa.Column("user_id", sa.String(length=26), nullable=True),
+        sa.Column("completed_user_id", sa.String(length=26), nullable=True),
+        sa.Column("roles_to_assign", sa.JSON(), nullable=False),
+        sa.Column("language", sa.String(length=35), nullable=True),
+        sa.Column("invited_by", sa.String(length=64), nullable=True),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=40), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
+        sa.CheckConstraint("kind in ('NEW_USER','EXISTING_USER')", name=op.f("ck_invitations_kind")),
+        sa.CheckConstraint(
+            "status in ('PENDING_INVITE_ACCEPTANCE','PENDING_EMAIL_VERIFICATION','COMPLETED','CANCELED','EXPIRED')",
+            name=op.f("ck_invitations_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_invitations_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["completed_user_id"],
+            ["users.id"],
+            name=op.f("fk_invitations_completed_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_invitations_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_invitations_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_invitations_code_hash")),
+    )
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.create_index("ix_invitations_due", ["status", "expires_at"], unique=False)
+        batch_op.create_index("ix_invitations_tenant_status", ["tenant_id", "kind", "status"], unique=False)
+        batch_op.create_index(
+            "uq_invitations_pending_email",
+            ["tenant_id", "email_key"],
+            unique=True,
+            sqlite_where=sa.text(
+                "kind = 'NEW_USER' AND status = 'PENDING_INVITE_ACCEPTANCE' AND email_key IS NOT NULL"
+            ),
+            postgresql_where=sa.text(
+                "kind = 'NEW_USER' AND status = 'PENDING_INVITE_ACCEPTANCE' AND email_key IS NOT NULL"
+            ),
+        )
+        batch_op.create_index(
+            "uq_invitations_pending_user",
+            ["user_id"],
+            unique=True,
+            sqlite_where=sa.text("kind = 'EXISTING_USER' AND status = 'PENDING_INVITE_ACCEPTANCE'"),
+            postgresql_where=sa.text("kind = 'EXISTING_USER' AND status = 'PENDING_INVITE_ACCEPTANCE'"),
+        )
+
+    op.create_table(
         "refresh_tokens",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
@@ -472,6 +540,25 @@ def downgrade() -> None:
         batch_op.drop_index("ix_refresh_tokens_family")
 
     op.drop_table("refresh_tokens")
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_invitations_pending_user",
+            sqlite_where=sa.text("kind = 'EXISTING_USER' AND status = 'PENDING_INVITE_ACCEPTANCE'"),
+            postgresql_where=sa.text("kind = 'EXISTING_USER' AND status = 'PENDING_INVITE_ACCEPTANCE'"),
+        )
+        batch_op.drop_index(
+            "uq_invitations_pending_email",
+            sqlite_where=sa.text(
+                "kind = 'NEW_USER' AND status = 'PENDING_INVITE_ACCEPTANCE' AND email_key IS NOT NULL"
+            ),
+            postgresql_where=sa.text(
+                "kind = 'NEW_USER' AND status = 'PENDING_INVITE_ACCEPTANCE' AND email_key IS NOT NULL"
+            ),
+        )
+        batch_op.drop_index("ix_invitations_tenant_status")
+        batch_op.drop_index("ix_invitations_due")
+
+    op.drop_table("invitations")
     with op.batch_alter_table("email_codes", schema=None) as batch_op:
         batch_op.drop_index("ix_email_codes_user_kind")
 
