@@ -4,8 +4,8 @@
 set -euo pipefail
 need=()
 ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-[ -x /usr/bin/chromium ] || need+=(chromium)             # tests/browser (Playwright drives Debian's Chromium)
-command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)  # tests/browser: trust the test CA in an NSS DB
+[ -x /usr/bin/chromium ] || need+=(chromium)                    # tests/browser: Playwright drives Debian's Chromium
+command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)  # tests/browser: the test CA goes into an NSS DB
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "missing system packages: ${need[*]} (run as root)" >&2; exit 1; fi
   echo "installing: ${need[*]}"
