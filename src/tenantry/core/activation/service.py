@@ -15,12 +15,11 @@ from tenantry.core.errors import InvalidState
 from tenantry.core.identity_providers.model import BUILT_IN_NAME
 from tenantry.core.invitations.model import InvitationStatus
 from tenantry.core.mail.model import EmailKind
-from tenantry.core.policies.model import EmailPolicy, PasswordPolicySettings, PolicyKind, SignupPolicy, Verification
-from tenantry.core.policies.service import resolved
+from tenantry.core.policies.model import EmailPolicy, PolicyKind, SignupPolicy, Verification
+from tenantry.core.policies.service import password_policy, resolved
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User, UserStatus
-from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.core.users.validation import email_violations
 
 MAX_OTP_ATTEMPTS = 5
@@ -167,10 +166,8 @@ def reset_password(ctx: CoreContext, application: Application, code: str, new_pa
     """Set a new password from a reset link; every session and refresh token of the user ends."""
     with ctx.uow(application.id) as uow:
         owner = _load(uow, ctx, code, RESET_PASSWORD)
-        settings: PasswordPolicySettings = resolved(uow, PolicyKind.PASSWORD, owner.tenant.id)
-    PasswordPolicy(min_length=settings.min_length).check(
-        new_password, email=owner.user.email, common=ctx.common_passwords
-    )
+        policy = password_policy(ctx, uow, owner.tenant.id)
+    policy.check(new_password, email=owner.user.email, common=ctx.common_passwords)
     password_hash = ctx.hasher.hash(new_password)
     now = ctx.clock.now()
     with ctx.uow(application.id, write=True) as uow:

@@ -123,6 +123,29 @@ def _new_refresh(
     return token
 
 
+def _grant(
+    uow: UnitOfWork, ctx: CoreContext, client: Client, stored: AuthorizationCode | RefreshToken, *, nonce: str | None
+) -> Grant:
+    """A fresh refresh token in the grant's family, and what the token endpoint needs."""
+    user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
+    auth_time = int(stored.auth_time.timestamp())
+    refresh_token = _new_refresh(
+        uow,
+        ctx,
+        user=user,
+        client_id=client.id,
+        scope=stored.scope,
+        family_id=stored.family_id,
+        session_id=stored.session_id,
+        auth_time_epoch=auth_time,
+    )
+    roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
+    scope = tuple(stored.scope.split())
+    return Grant(
+        user, tenant, roles, client.id, scope, nonce, auth_time, stored.family_id, refresh_token, stored.session_id
+    )
+
+
 def exchange_code(
     ctx: CoreContext, client: Client, code: str, redirect_uri: str | None, verifier_matches: Callable[[str], bool]
 ) -> Grant:
@@ -146,32 +169,9 @@ def exchange_code(
         if stored.code_challenge is None or not verifier_matches(stored.code_challenge):
             uow.commit()
             raise InvalidGrant("PKCE verification failed")
-        user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
-        auth_time = int(stored.auth_time.timestamp())
-        refresh = _new_refresh(
-            uow,
-            ctx,
-            user=user,
-            client_id=client.id,
-            scope=stored.scope,
-            family_id=stored.family_id,
-            session_id=stored.session_id,
-            auth_time_epoch=auth_time,
-        )
-        roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
+        grant = _grant(uow, ctx, client, stored, nonce=stored.nonce)
         uow.commit()
-    return Grant(
-        user,
-        tenant,
-        roles,
-        client.id,
-        tuple(stored.scope.split()),
-        stored.nonce,
-        auth_time,
-        stored.family_id,
-        refresh,
-        stored.session_id,
-    )
+    return grant
 
 
 def refresh(ctx: CoreContext, client: Client, token: str) -> Grant:
@@ -186,32 +186,9 @@ def refresh(ctx: CoreContext, client: Client, token: str) -> Grant:
             uow.refresh_tokens.revoke_family(stored.family_id, now)
             uow.commit()
             raise InvalidGrant("The refresh token was already used; its family is revoked")
-        user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
-        auth_time = int(stored.auth_time.timestamp())
-        successor = _new_refresh(
-            uow,
-            ctx,
-            user=user,
-            client_id=client.id,
-            scope=stored.scope,
-            family_id=stored.family_id,
-            session_id=stored.session_id,
-            auth_time_epoch=auth_time,
-        )
-        roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
+        grant = _grant(uow, ctx, client, stored, nonce=None)
         uow.commit()
-    return Grant(
-        user,
-        tenant,
-        roles,
-        client.id,
-        tuple(stored.scope.split()),
-        None,
-        auth_time,
-        stored.family_id,
-        successor,
-        stored.session_id,
-    )
+    return grant
 
 
 def revoke_refresh_token(ctx: CoreContext, client: Client, token: str) -> None:

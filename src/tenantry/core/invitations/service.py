@@ -26,12 +26,11 @@ from tenantry.core.ids import new_id
 from tenantry.core.invitations.model import Invitation, InvitationKind, InvitationStatus, InvitationType
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage
 from tenantry.core.model import EntityMetadata
-from tenantry.core.policies.model import EmailPolicy, PasswordPolicySettings, PolicyKind, SignupPolicy, Verification
-from tenantry.core.policies.service import resolved
+from tenantry.core.policies.model import EmailPolicy, PolicyKind, SignupPolicy, Verification
+from tenantry.core.policies.service import password_policy, resolved
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User, UserStatus
-from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.core.users.validation import email_violations, profile_violations
 
 PENDING = InvitationStatus.PENDING_INVITE_ACCEPTANCE
@@ -311,8 +310,7 @@ def open_invitation(ctx: CoreContext, application: Application, code: str, kind:
 def _check_password(ctx: CoreContext, uow: UnitOfWork, tenant: Tenant, password: str | None, email: str) -> None:
     if password is None:
         raise ConstraintViolations.single("password", "required", "A password is required")
-    settings: PasswordPolicySettings = resolved(uow, PolicyKind.PASSWORD, tenant.id)
-    PasswordPolicy(min_length=settings.min_length).check(password, email=email, common=ctx.common_passwords)
+    password_policy(ctx, uow, tenant.id).check(password, email=email, common=ctx.common_passwords)
 
 
 def accept_new_user_invite(ctx: CoreContext, application: Application, code: str, form: AcceptForm) -> Accepted:

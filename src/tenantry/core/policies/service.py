@@ -8,8 +8,9 @@ from typing import Any
 from tenantry.core.access import Principal, require
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import NotFound
-from tenantry.core.policies.model import PolicyKind, parse_settings, resolve, to_json
+from tenantry.core.policies.model import PasswordPolicySettings, PolicyKind, parse_settings, resolve, to_json
 from tenantry.core.ports import UnitOfWork
+from tenantry.core.users.passwords import PasswordPolicy
 
 
 def resolved(uow: UnitOfWork, kind: PolicyKind, tenant_id: str | None) -> Any:
@@ -17,6 +18,19 @@ def resolved(uow: UnitOfWork, kind: PolicyKind, tenant_id: str | None) -> Any:
     app_layer = uow.policies.get(kind.value, None)
     tenant_layer = uow.policies.get(kind.value, tenant_id) if tenant_id is not None else None
     return resolve(kind, app_layer, tenant_layer)
+
+
+def password_policy(ctx: CoreContext, uow: UnitOfWork, tenant_id: str | None) -> PasswordPolicy:
+    """The password rules in force: the tenant's override, the application's policy, else the
+    server's default (``TENANTRY_PASSWORD_MIN_LENGTH``)."""
+    tenant_layer = uow.policies.get(PolicyKind.PASSWORD.value, tenant_id) if tenant_id is not None else None
+    settings: PasswordPolicySettings = resolve(
+        PolicyKind.PASSWORD,
+        {"min_length": ctx.password_policy.min_length},
+        uow.policies.get(PolicyKind.PASSWORD.value, None),
+        tenant_layer,
+    )
+    return PasswordPolicy(min_length=settings.min_length, max_length=ctx.password_policy.max_length)
 
 
 def read_policy(ctx: CoreContext, actor: Principal, kind: PolicyKind, tenant_id: str | None) -> dict[str, Any]:

@@ -21,20 +21,18 @@ from tenantry.core.mail.model import EmailKind
 from tenantry.core.model import EntityMetadata
 from tenantry.core.policies.model import (
     EmailPolicy,
-    PasswordPolicySettings,
     PolicyKind,
     RoleAssignmentPolicy,
     SignupPolicy,
     UserSchemaPolicy,
     Verification,
 )
-from tenantry.core.policies.service import resolved
+from tenantry.core.policies.service import password_policy, resolved
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
 from tenantry.core.tenants.service import domain_name_violations
 from tenantry.core.text import text_violation
 from tenantry.core.users.model import User, UserStatus
-from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.core.users.validation import email_violations, profile_violations
 
 
@@ -83,8 +81,7 @@ def _form_violations(uow: UnitOfWork, form: SignupForm, tenant_id: str | None) -
 
 
 def _check_password(ctx: CoreContext, uow: UnitOfWork, form: SignupForm, tenant_id: str | None) -> None:
-    settings: PasswordPolicySettings = resolved(uow, PolicyKind.PASSWORD, tenant_id)
-    PasswordPolicy(min_length=settings.min_length).check(form.password, email=form.email, common=ctx.common_passwords)
+    password_policy(ctx, uow, tenant_id).check(form.password, email=form.email, common=ctx.common_passwords)
 
 
 def _new_user(

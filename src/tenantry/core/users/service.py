@@ -12,6 +12,7 @@ from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound,
 from tenantry.core.ids import new_id
 from tenantry.core.metadata_rules import metadata_violations
 from tenantry.core.model import EntityMetadata, JsonObject
+from tenantry.core.policies.service import password_policy
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus
@@ -64,7 +65,9 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
     if violations:
         raise ConstraintViolations(violations, "Field violations detected while trying to create a user")
     if cmd.password is not None:
-        ctx.password_policy.check(cmd.password, email=cmd.email, common=ctx.common_passwords)
+        with ctx.uow(actor.application_id) as uow:
+            policy = password_policy(ctx, uow, cmd.tenant_id)
+        policy.check(cmd.password, email=cmd.email, common=ctx.common_passwords)
     # Hash outside the transaction: it is the slow part and must not hold a write lock.
     password_hash = ctx.hasher.hash(cmd.password) if cmd.password is not None else None
     now = ctx.clock.now()

@@ -30,14 +30,13 @@ from tenantry.core.errors import (
     Violation,
 )
 from tenantry.core.mail.model import EmailKind
-from tenantry.core.policies.model import EmailPolicy, PasswordPolicySettings, PolicyKind
-from tenantry.core.policies.service import resolved
+from tenantry.core.policies.model import EmailPolicy, PolicyKind
+from tenantry.core.policies.service import password_policy, resolved
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.signup import service as signups
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.text import text_violation
 from tenantry.core.users.model import User, UserStatus
-from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.core.users.validation import email_violations
 
 SIGNUP = "signup-workflow:execute"
@@ -350,7 +349,7 @@ def change_password(ctx: CoreContext, actor: Principal, application: Application
     user: a caller using the API cannot say which session is its own."""
     with ctx.uow(application.id) as uow:
         user, tenant = _visible_user(uow, actor, cmd.user_id, CHANGE_PASSWORD)
-        settings: PasswordPolicySettings = resolved(uow, PolicyKind.PASSWORD, tenant.id)
+        policy = password_policy(ctx, uow, tenant.id)
     if user.status is not UserStatus.ACTIVE:
         raise UserNotActive()
     now = ctx.clock.now()
@@ -362,9 +361,7 @@ def change_password(ctx: CoreContext, actor: Principal, application: Application
                 uow.users.record_login_failure(user.id, now, ctx.auth.lockout_threshold, lock_until)
                 uow.commit()
         raise InvalidCurrentPassword()
-    PasswordPolicy(min_length=settings.min_length).check(
-        cmd.new_password, email=user.email, common=ctx.common_passwords, field="newPassword"
-    )
+    policy.check(cmd.new_password, email=user.email, common=ctx.common_passwords, field="newPassword")
     password_hash = ctx.hasher.hash(cmd.new_password)
     with ctx.uow(application.id, write=True) as uow:
         current = uow.users.get(user.id)
