@@ -37,7 +37,7 @@ def get_target(request: Request) -> HostTarget:
 def get_tenant_target(target: Annotated[HostTarget, Depends(get_target)]) -> TenantTarget:
     if target.tenant is None:
         raise NotFound("tenant", "(vanity domain)")
-    return TenantTarget(target.application, target.tenant)
+    return TenantTarget(target.application, target.tenant, target.custom_domain)
 
 
 def get_principal(request: Request, application: Annotated[Application, Depends(get_application)]) -> Principal:

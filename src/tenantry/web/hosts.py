@@ -2,7 +2,8 @@
 
 - the vanity domain itself (``auth.example.com``) → the application, no tenant;
 - ``{tenant}-{vanity}`` → that tenant, when the application's custom domain is not active;
-- ``{tenant}.{vanity}`` → that tenant, when it is.
+- ``{tenant}.{vanity}`` → that tenant, when it is;
+- a tenant's own custom domain (``login.customer.com``) → that tenant.
 
 The proxy headers (``X-Forwarded-Host``) are applied by uvicorn only for trusted proxies
 (``serve --proxy-headers`` + ``TENANTRY_TRUSTED_PROXIES``), so this module trusts ``Host``.
@@ -27,12 +28,14 @@ CACHE_LIMIT = 10_000
 class HostTarget:
     application: Application
     tenant: Tenant | None
+    custom_domain: str | None = None  # the tenant's own host, when the request came through it
 
 
 @dataclass(frozen=True, slots=True)
 class TenantTarget:
     application: Application
     tenant: Tenant
+    custom_domain: str | None = None
 
 
 class ApplicationResolver:
@@ -67,6 +70,13 @@ class ApplicationResolver:
         application = self._application(key)
         if application is not None:
             return HostTarget(application, None)
+        with self._core.uow("") as uow:
+            owner = uow.applications.tenant_of_custom_domain(key)
+        if owner is not None:
+            with self._core.uow(owner[0]) as uow:
+                app, tenant = uow.applications.get(owner[0]), uow.tenants.get(owner[1])
+            if app is not None and tenant is not None and tenant.is_usable:
+                return HostTarget(app, tenant, custom_domain=key)
         for separator in (".", "-"):
             start = 0
             while (index := key.find(separator, start)) > 0:

@@ -70,6 +70,7 @@ tenants = Table(
     Column("display_name", String(200), nullable=False),
     Column("description", String(1000)),
     Column("logo_url", String(2000)),
+    Column("custom_domain", String(253)),
     Column("signup_enabled", Boolean, nullable=False),
     Column("type", String(20), nullable=False),
     Column("status", String(30), nullable=False),
@@ -77,6 +78,7 @@ tenants = Table(
     Column("restricted_metadata", JSON, nullable=False),
     *_metadata_columns(),
     UniqueConstraint("application_id", "domain_key", name="uq_tenants_domain_name"),
+    UniqueConstraint("custom_domain", name="uq_tenants_custom_domain"),
     CheckConstraint("type in ('STANDARD','GLOBAL','STANDALONE')", name="type"),
     CheckConstraint("status in ('ACTIVE','INACTIVE','DELETE_IN_PROGRESS')", name="status"),
     Index(

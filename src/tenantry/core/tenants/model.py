@@ -42,6 +42,7 @@ class Tenant:
     public_metadata: JsonObject
     restricted_metadata: JsonObject
     metadata: EntityMetadata
+    custom_domain: str | None = None
 
     @property
     def is_usable(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ from tenantry.core.tenants.model import (
 from tenantry.core.text import text_violation
 
 PURGE_BATCH = 500
+# A host name with at least two labels (and an optional port), lower case: it is served as-is.
+CUSTOM_DOMAIN_PATTERN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}(?::[0-9]{1,5})?$")
 
 FIELD_PERMISSIONS = {
     "signupEnabled": "tenant:manage-signup-enablement",
@@ -40,6 +43,7 @@ class CreateTenant:
     type: TenantType = TenantType.STANDARD
     description: str | None = None
     logo_url: str | None = None
+    custom_domain: str | None = None
     signup_enabled: bool = False
     public_metadata: JsonObject = field(default_factory=dict)
     restricted_metadata: JsonObject = field(default_factory=dict)
@@ -70,6 +74,9 @@ def _text_violations(changes: Mapping[str, Any]) -> dict[str, list[Violation]]:
             problem = Violation("invalid_format")
         if problem is not None:
             found[name] = [problem]
+    custom = changes.get("customDomain")
+    if custom is not None and (len(custom) > 253 or not CUSTOM_DOMAIN_PATTERN.match(custom)):
+        found["customDomain"] = [Violation("invalid_format", {"pattern": CUSTOM_DOMAIN_PATTERN.pattern})]
     return found
 
 
@@ -82,6 +89,7 @@ def create_tenant(ctx: CoreContext, actor: Principal, cmd: CreateTenant) -> Tena
             "displayName": cmd.display_name,
             "description": cmd.description,
             "logoUrl": cmd.logo_url,
+            "customDomain": cmd.custom_domain,
             "publicMetadata": cmd.public_metadata,
             "restrictedMetadata": cmd.restricted_metadata,
         }
@@ -98,6 +106,7 @@ def create_tenant(ctx: CoreContext, actor: Principal, cmd: CreateTenant) -> Tena
         display_name=cmd.display_name,
         description=cmd.description,
         logo_url=cmd.logo_url,
+        custom_domain=cmd.custom_domain,
         signup_enabled=cmd.signup_enabled,
         type=cmd.type,
         status=TenantStatus.ACTIVE,
@@ -151,6 +160,7 @@ def update_tenant(ctx: CoreContext, actor: Principal, tenant_id: str, changes: M
             ("displayName", "display_name"),
             ("description", "description"),
             ("logoUrl", "logo_url"),
+            ("customDomain", "custom_domain"),
             ("signupEnabled", "signup_enabled"),
         ):
             if name in changes:

@@ -68,6 +68,7 @@ def tenant_json(tenant: Tenant, application: Application) -> dict[str, Any]:
         "displayName": tenant.display_name,
         "description": tenant.description,
         "logoUrl": tenant.logo_url,
+        "customDomain": tenant.custom_domain,
         "signupEnabled": tenant.signup_enabled,
         "type": tenant.type.value,
         "status": tenant.status.value,

@@ -90,6 +90,7 @@ class CreateTenantBody(Body):
     type: TenantType = TenantType.STANDARD
     description: str | None = None
     logoUrl: str | None = None
+    customDomain: str | None = None
     signupEnabled: bool = False
     publicMetadata: dict[str, Any] | None = None
     restrictedMetadata: dict[str, Any] | None = None
@@ -99,6 +100,7 @@ class UpdateTenantBody(Body):
     displayName: str | None = None
     description: str | None = None
     logoUrl: str | None = None
+    customDomain: str | None = None
     signupEnabled: bool | None = None
     status: Literal["ACTIVE", "INACTIVE"] | None = None
     domainName: str | None = None

@@ -35,6 +35,7 @@ def create_tenant(
             type=body.type,
             description=body.description,
             logo_url=body.logoUrl,
+            custom_domain=body.customDomain,
             signup_enabled=body.signupEnabled,
             public_metadata=body.publicMetadata or {},
             restricted_metadata=body.restrictedMetadata or {},

@@ -41,7 +41,9 @@ def authorize(request: Request, services: ServicesDep, target: TenantTargetDep) 
     except UnsafeAuthorizeError as error:
         return error_page(request, "This sign-in link is not valid", error.description)
     except AuthorizeError as error:
-        return error_redirect(error.redirect_to, error.error, error.description, error.state, tenant, application)
+        return error_redirect(
+            error.redirect_to, error.error, error.description, error.state, tenant, target.custom_domain
+        )
     found = (
         None
         if auth_request.prompt == "login"
@@ -49,7 +51,7 @@ def authorize(request: Request, services: ServicesDep, target: TenantTargetDep) 
     )
     if found is not None:
         session, user = found
-        return finish_authorization(services, application, tenant, auth_request, session, user)
+        return finish_authorization(services, application, tenant, auth_request, session, user, target.custom_domain)
     if auth_request.prompt == "none":
         return error_redirect(
             auth_request.redirect_to,
@@ -57,7 +59,7 @@ def authorize(request: Request, services: ServicesDep, target: TenantTargetDep) 
             "The user is not signed in",
             auth_request.state,
             tenant,
-            application,
+            target.custom_domain,
         )
     query = {"req": encode_req(services.keys, tenant, auth_request)}
     if auth_request.login_hint:

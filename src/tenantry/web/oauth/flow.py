@@ -56,10 +56,15 @@ def decode_req(keys: KeyStore, tenant: Tenant, req: str | None) -> dict[str, lis
     return {str(k): [str(v)] for k, v in params.items()}
 
 
-def callback_params(tenant: Tenant, application: Application) -> dict[str, str | None]:
+def callback_params(tenant: Tenant, custom_domain: str | None) -> dict[str, str | None]:
     """What every redirect back to the client carries, success or error (the SDKs need
-    ``tenant_name``; the older SDK ``tenant_domain``)."""
-    return {"tenant_name": tenant.domain_name, "tenant_domain": tenant.domain_name}
+    ``tenant_name``; the older SDK ``tenant_domain``; ``tenant_custom_domain`` when the login
+    happened on the tenant's own domain)."""
+    return {
+        "tenant_name": tenant.domain_name,
+        "tenant_domain": tenant.domain_name,
+        "tenant_custom_domain": custom_domain,
+    }
 
 
 def finish_authorization(
@@ -69,6 +74,7 @@ def finish_authorization(
     request: AuthorizeRequest,
     session: AuthSession,
     user: User,
+    custom_domain: str | None = None,
 ) -> RedirectResponse:
     code = issue_code(
         services.core,
@@ -85,17 +91,17 @@ def finish_authorization(
         ),
     )
     location = redirect_with(
-        request.redirect_to, {"code": code, "state": request.state, **callback_params(tenant, application)}
+        request.redirect_to, {"code": code, "state": request.state, **callback_params(tenant, custom_domain)}
     )
     return RedirectResponse(location, status_code=302, headers=NO_STORE)
 
 
 def error_redirect(
-    redirect_to: str, error: str, description: str, state: str | None, tenant: Tenant, application: Application
+    redirect_to: str, error: str, description: str, state: str | None, tenant: Tenant, custom_domain: str | None
 ) -> RedirectResponse:
     location = redirect_with(
         redirect_to,
-        {"error": error, "error_description": description, "state": state, **callback_params(tenant, application)},
+        {"error": error, "error_description": description, "state": state, **callback_params(tenant, custom_domain)},
     )
     return RedirectResponse(location, status_code=302, headers=NO_STORE)
 

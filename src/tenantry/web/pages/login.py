@@ -118,7 +118,9 @@ async def login_submit(request: Request, services: ServicesDep, target: TargetDe
     identifier = (form.get("identifier") or "").strip()
     if not limits.allow("login_ip", ip) or not limits.allow("login_identifier", target.tenant.id, identifier):
         return too_many_requests(request)
-    return await run_in_threadpool(_tenant_login, request, services, target.application, target.tenant, form)
+    return await run_in_threadpool(
+        _tenant_login, request, services, target.application, target.tenant, form, target.custom_domain
+    )
 
 
 def _discover(request: Request, services: Services, application: Application, form: dict[str, str]) -> Response:
@@ -147,7 +149,12 @@ def _discover(request: Request, services: Services, application: Application, fo
 
 
 def _tenant_login(
-    request: Request, services: Services, application: Application, tenant: Tenant, form: dict[str, str]
+    request: Request,
+    services: Services,
+    application: Application,
+    tenant: Tenant,
+    form: dict[str, str],
+    custom_domain: str | None,
 ) -> Response:
     req = form.get("req") or None
     params = decode_req(services.keys, tenant, req) if req else None
@@ -176,10 +183,10 @@ def _tenant_login(
             response: Response = error_page(request, "This sign-in link is not valid", error.description)
         except AuthorizeError as error:
             response = error_redirect(
-                error.redirect_to, error.error, error.description, error.state, tenant, application
+                error.redirect_to, error.error, error.description, error.state, tenant, custom_domain
             )
         else:
-            response = finish_authorization(services, application, tenant, auth_request, session, user)
+            response = finish_authorization(services, application, tenant, auth_request, session, user, custom_domain)
     elif form.get("client_id"):
         response = RedirectResponse(
             tenant_login_url(services, application, tenant, form["client_id"]), 302, headers=NO_STORE

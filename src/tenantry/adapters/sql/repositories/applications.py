@@ -55,3 +55,11 @@ class SqlApplicationRepository(Repository):
 
     def update(self, application: Application) -> None:
         self.write(update(t.applications).where(t.applications.c.id == application.id).values(**_values(application)))
+
+    def tenant_of_custom_domain(self, host: str) -> tuple[str, str] | None:
+        """(application id, tenant id) of the tenant whose custom domain is ``host``."""
+        if not lookupable(host):
+            return None
+        query = select(t.tenants.c.application_id, t.tenants.c.id).where(t.tenants.c.custom_domain == host.lower())
+        row = self.connection.execute(query).first()
+        return (row.application_id, row.id) if row else None

@@ -29,6 +29,7 @@ def _from_row(row: Any) -> Tenant:
         public_metadata=row.public_metadata,
         restricted_metadata=row.restricted_metadata,
         metadata=metadata_from(row),
+        custom_domain=row.custom_domain,
     )
 
 
@@ -37,6 +38,7 @@ def _values(tenant: Tenant) -> dict[str, Any]:
         "display_name": tenant.display_name,
         "description": tenant.description,
         "logo_url": tenant.logo_url,
+        "custom_domain": tenant.custom_domain,
         "signup_enabled": tenant.signup_enabled,
         "status": tenant.status.value,
         "public_metadata": tenant.public_metadata,

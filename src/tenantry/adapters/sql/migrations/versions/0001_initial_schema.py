@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 21:58:09.581032
+Create Date: 2026-11-24 22:09:04.995337
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.String(length=1000), nullable=True),
         sa.Column("logo_url", sa.String(length=2000), nullable=True),
+        sa.Column("custom_domain", sa.String(length=253), nullable=True),
         sa.Column("signup_enabled", sa.Boolean(), nullable=False),
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=30), nullable=False),
@@ -101,6 +102,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
         sa.UniqueConstraint("application_id", "domain_key", name="uq_tenants_domain_name"),
+        sa.UniqueConstraint("custom_domain", name="uq_tenants_custom_domain"),
     )
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.create_index("ix_tenants_app_status", ["application_id", "status"], unique=False)
