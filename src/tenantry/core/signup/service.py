@@ -60,6 +60,11 @@ class SignupResult:
     resent: bool  # the email was waiting for activation already: nothing new was provisioned
 
     @property
+    def awaits_code(self) -> bool:
+        """The user must type the one-time code from the activation email (``code_id`` names it)."""
+        return self.code_id is not None and self.verification is Verification.ACTIVATION_CODE
+
+    @property
     def signed_in(self) -> bool:
         """With the email-verification strategy the user is active and signed in at once."""
         return (

@@ -167,19 +167,13 @@ def _do_signup(
         if tenant is not None:
             return _signed_in_response(request, services, application, tenant, result.user, client_id)
         return _handoff(services, application, result.tenant, result.user, client_id)
-    code_id = result.code_id if result.code_id and _uses_otp(services, application, result.code_id) else None
+    code_id = result.code_id if result.awaits_code else None
     message = (
         "We sent you an email with a code. Enter it below to activate your account."
         if code_id
         else "We sent you an email. Follow its link to finish creating your account."
     )
     return page(request, "check_email.html", {**_branding(application, tenant), "message": message, "code_id": code_id})
-
-
-def _uses_otp(services: Services, application: Application, code_id: str) -> bool:
-    with services.core.uow(application.id) as uow:
-        code = uow.email_codes.get(code_id)
-    return code is not None and code.otp_hash is not None
 
 
 def _handoff(
