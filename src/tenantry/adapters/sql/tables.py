@@ -382,3 +382,53 @@ invitations = Table(
     Index("ix_invitations_tenant_status", "tenant_id", "kind", "status"),
     Index("ix_invitations_due", "status", "expires_at"),
 )
+
+# --- dashboard and audit ----------------------------------------------------------------------
+
+dashboard_admins = Table(
+    "dashboard_admins",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE")),  # NULL: application admin
+    Column("email", String(200), nullable=False),
+    Column("email_key", String(200), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("totp_secret", String(64)),
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", TS),
+    Column("last_login_at", TS),
+    *_metadata_columns(),
+    UniqueConstraint("application_id", "email_key", name="uq_dashboard_admins_email"),
+)
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("admin_id", ID, ForeignKey("dashboard_admins.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID),  # kept after the tenant is gone: the log outlives what it describes
+    Column("actor_type", String(20), nullable=False),  # client | user | admin | operator | anonymous
+    Column("actor_id", String(64)),
+    Column("action", String(80), nullable=False),
+    Column("target_type", String(40)),
+    Column("target_id", String(64)),
+    Column("ip", String(64)),
+    Column("user_agent", String(300)),
+    Column("details", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_audit_events_app_time", "application_id", "created_at"),
+    Index("ix_audit_events_tenant_time", "tenant_id", "created_at"),
+    Index("ix_audit_events_target", "target_id"),
+)

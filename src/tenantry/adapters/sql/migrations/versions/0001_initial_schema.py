@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 22:09:04.995337
+Create Date: 2026-11-24 22:21:02.254793
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -45,6 +46,33 @@ def upgrade() -> None:
         sa.Column("publish_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=True),
+        sa.Column("actor_type", sa.String(length=20), nullable=False),
+        sa.Column("actor_id", sa.String(length=64), nullable=True),
+        sa.Column("action", sa.String(length=80), nullable=False),
+        sa.Column("target_type", sa.String(length=40), nullable=True),
+        sa.Column("target_id", sa.String(length=64), nullable=True),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("user_agent", sa.String(length=300), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_audit_events_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+    )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_events_app_time", ["application_id", "created_at"], unique=False)
+        batch_op.create_index("ix_audit_events_target", ["target_id"], unique=False)
+        batch_op.create_index("ix_audit_events_tenant_time", ["tenant_id", "created_at"], unique=False)
+
     op.create_table(
         "outbox",
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -144,6 +172,33 @@ def upgrade() -> None:
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.create_index("ix_clients_app", ["application_id"], unique=False)
 
+    op.create_table(
+        "dashboard_admins",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("application_id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=True),
+        sa.Column("email", sa.String(length=200), nullable=False),
+        sa.Column("email_key", sa.String(length=200), nullable=False),
+        sa.Column("password_hash", sa.String(length=300), nullable=False),
+        sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["application_id"],
+            ["applications.id"],
+            name=op.f("fk_dashboard_admins_application_id_applications"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_dashboard_admins_tenant_id_tenants"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dashboard_admins")),
+        sa.UniqueConstraint("application_id", "email_key", name="uq_dashboard_admins_email"),
+    )
     op.create_table(
         "identity_providers",
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -246,6 +301,23 @@ def upgrade() -> None:
             ["role_id"], ["roles.id"], name=op.f("fk_client_roles_role_id_roles"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("client_id", "role_id", name=op.f("pk_client_roles")),
+    )
+    op.create_table(
+        "dashboard_sessions",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("admin_id", sa.String(length=26), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["admin_id"],
+            ["dashboard_admins.id"],
+            name=op.f("fk_dashboard_sessions_admin_id_dashboard_admins"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dashboard_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_dashboard_sessions_token_hash")),
     )
     op.create_table(
         "users",
@@ -578,6 +650,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_users_app_email")
 
     op.drop_table("users")
+    op.drop_table("dashboard_sessions")
     op.drop_table("client_roles")
     with op.batch_alter_table("roles", schema=None) as batch_op:
         batch_op.drop_index("ix_roles_tenant")
@@ -593,6 +666,7 @@ def downgrade() -> None:
 
     op.drop_table("policies")
     op.drop_table("identity_providers")
+    op.drop_table("dashboard_admins")
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.drop_index("ix_clients_app")
 
@@ -610,6 +684,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outbox")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_tenant_time")
+        batch_op.drop_index("ix_audit_events_target")
+        batch_op.drop_index("ix_audit_events_app_time")
+
+    op.drop_table("audit_events")
     op.drop_table("signing_keys")
     op.drop_table("applications")
     # ### end Alembic commands ###
