@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantry.core.errors import (
@@ -29,8 +29,17 @@ from tenantry.core.errors import (
 from tenantry.core.ids import new_id
 from tenantry.protocols.oauth2.errors import InvalidClientError, OAuth2Error
 from tenantry.protocols.query import QueryError
+from tenantry.web.pages.rendering import error_page
 
 log = structlog.get_logger("tenantry.errors")
+LINK_TITLES = {
+    "/accept-invite": "This invitation cannot be used",
+    "/accept-existing-invite": "This invitation cannot be used",
+    "/activate": "This activation link cannot be used",
+    "/verify-email": "This verification link cannot be used",
+    "/reset-password": "This reset link cannot be used",
+}
+JSON_PATHS = ("/api/", "/.well-known/", "/health", "/metrics", "/users/", "/refresh-tokens/")
 
 STATUS_BY_ERROR: list[tuple[type[TenantryError], int]] = [
     (NotFound, 404),
@@ -136,8 +145,15 @@ def oauth_error_response(error: OAuth2Error) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_tenantry(_: Request, error: Exception) -> JSONResponse:
+    async def on_tenantry(request: Request, error: Exception) -> Response:
         assert isinstance(error, TenantryError)
+        if not request.url.path.startswith(JSON_PATHS):
+            # Hosted pages answer people: an unknown tenant host or expired link is a page.
+            status = next((s for cls, s in STATUS_BY_ERROR if isinstance(error, cls)), 400)
+            title = LINK_TITLES.get(request.url.path) or (
+                "Page not found" if status == 404 else "Something is not right"
+            )
+            return error_page(request, title, error.message, status)
         return tenantry_error_response(error)
 
     async def on_validation(_: Request, error: Exception) -> JSONResponse:

@@ -48,10 +48,13 @@ def send_code(
     with_otp: bool = False,
     data: dict[str, str] | None = None,
 ) -> EmailCode:
-    """Invalidate the user's earlier codes of ``kind``, then email a new one."""
+    """Invalidate the user's earlier codes of ``kind``, then email a new one. A resend without
+    ``data`` keeps the previous code's (the client to land on, the invitation to complete)."""
     if ctx.renderer is None:
         raise RuntimeError("no email renderer configured")
     now = ctx.clock.now()
+    if data is None and (previous := uow.email_codes.latest_for_user(user.id, kind)) is not None:
+        data = previous.data
     uow.email_codes.invalidate_for_user(user.id, kind, now)
     code = new_token()
     code_id = new_id()

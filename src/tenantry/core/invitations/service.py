@@ -246,11 +246,14 @@ def cancel_invitation(ctx: CoreContext, actor: Principal, invitation_id: str, ki
     now = ctx.clock.now()
     with ctx.uow(actor.application_id, write=True) as uow:
         invitation = _visible(uow, actor, invitation_id, kind, permission)
-        if not uow.invitations.transition(invitation.id, PENDING.value, InvitationStatus.CANCELED.value, now):
+        if not invitation.is_open(now) or not uow.invitations.transition(
+            invitation.id, PENDING.value, InvitationStatus.CANCELED.value, now
+        ):
             raise InvalidState("invitation_not_pending", "Only a pending invitation can be canceled")
+        canceled = uow.invitations.get(invitation.id)
         uow.commit()
-    invitation.status = InvitationStatus.CANCELED
-    return invitation
+    assert canceled is not None
+    return canceled
 
 
 def list_invitations(
@@ -269,6 +272,8 @@ def list_invitations(
     )
     if application_id != actor.application_id:
         raise NotFound("application", application_id)
+    # Filters and sorting see what readers see: expire what is due before reading.
+    expire_invitations(ctx, actor.application_id)
     with ctx.uow(actor.application_id) as uow:
         if tenant_id is not None:
             _tenant_in_reach(uow, actor, tenant_id, permission)

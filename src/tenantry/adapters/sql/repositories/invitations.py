@@ -77,12 +77,12 @@ class SqlInvitationRepository(Repository):
         return _from_row(row) if row else None
 
     def _cancel(self, where: Any, now: datetime) -> int:
-        statement = (
-            update(I)
-            .where(where & (I.c.status == PENDING))
-            .values(status=InvitationStatus.CANCELED.value, updated_at=now, version=I.c.version + 1)
-        )
-        return self.connection.execute(statement).rowcount
+        """Pending invitations past their time become EXPIRED (not CANCELED); the rest CANCELED."""
+        pending = where & (I.c.status == PENDING)
+        expired = {"status": InvitationStatus.EXPIRED.value, "updated_at": now, "version": I.c.version + 1}
+        self.connection.execute(update(I).where(pending & (I.c.expires_at <= now)).values(**expired))
+        canceled = {"status": InvitationStatus.CANCELED.value, "updated_at": now, "version": I.c.version + 1}
+        return self.connection.execute(update(I).where(pending).values(**canceled)).rowcount
 
     def cancel_pending_for_email(self, tenant_id: str, email: str, now: datetime) -> int:
         mine = (I.c.tenant_id == tenant_id) & (I.c.kind == InvitationKind.NEW_USER.value)
@@ -112,5 +112,7 @@ class SqlInvitationRepository(Repository):
 
     def expire_due(self, now: datetime) -> int:
         due = (I.c.application_id == self.application_id) & (I.c.status == PENDING) & (I.c.expires_at <= now)
-        statement = update(I).where(due).values(status=InvitationStatus.EXPIRED.value, updated_at=now)
+        statement = (
+            update(I).where(due).values(status=InvitationStatus.EXPIRED.value, updated_at=now, version=I.c.version + 1)
+        )
         return self.connection.execute(statement).rowcount
