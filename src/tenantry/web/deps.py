@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.access import Principal
@@ -14,19 +15,28 @@ from tenantry.core.errors import NotFound
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.hosts import ApplicationResolver, HostTarget, TenantTarget
 
+# The dependencies are ``async`` so that FastAPI does not hop to the thread pool for each of
+# them: they answer from memory and only go to a thread when they must read the database.
 
-def get_services(request: Request) -> Services:
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_core(request: Request) -> CoreContext:
-    return get_services(request).core
+async def get_core(request: Request) -> CoreContext:
+    services: Services = request.app.state.services
+    return services.core
 
 
-def get_application(request: Request) -> Application:
+async def get_application(request: Request) -> Application:
     resolver: ApplicationResolver = request.app.state.applications
-    return resolver.for_host(request.headers.get("host", ""))
+    host = request.headers.get("host", "")
+    cached = resolver.cached(host)
+    if cached is not None:
+        return cached
+    application: Application = await run_in_threadpool(resolver.for_host, host)
+    return application
 
 
 def get_target(request: Request) -> HostTarget:
@@ -40,9 +50,13 @@ def get_tenant_target(target: Annotated[HostTarget, Depends(get_target)]) -> Ten
     return TenantTarget(target.application, target.tenant, target.custom_domain)
 
 
-def get_principal(request: Request, application: Annotated[Application, Depends(get_application)]) -> Principal:
+async def get_principal(request: Request, application: Annotated[Application, Depends(get_application)]) -> Principal:
     authenticator: BearerAuthenticator = request.app.state.bearer
-    return authenticator.authenticate(request.headers.get("authorization"), application)
+    authorization = request.headers.get("authorization")
+    cached = authenticator.authenticate_cached(authorization, application)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(authenticator.authenticate, authorization, application)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

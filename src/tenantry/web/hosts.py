@@ -56,6 +56,13 @@ class ApplicationResolver:
             self._apps[vanity] = (time.monotonic(), application)
         return application
 
+    def cached(self, host: str) -> Application | None:
+        """The application of ``host`` if a fresh cache entry knows it (no I/O)."""
+        hit = self._apps.get(host.strip().lower())
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        return None
+
     def for_host(self, host: str) -> Application:
         """The application whose vanity domain is exactly ``host`` (API and token endpoints)."""
         key = host.strip().lower()

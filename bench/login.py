@@ -1,0 +1,811 @@
+"""Complete password logins per second through the hosted login, next to bare argon2id
+verifications per second at the same parameters: how much the server adds to the hash.
+
+A complete login is what a browser and the application's backend do, over plain HTTP on
+127.0.0.1 with the Host header of the tenant (``{tenant}-127.0.0.1:PORT``) or of the vanity
+domain (``127.0.0.1:PORT``):
+
+1. ``GET /api/v1/oauth2/authorize?…`` (PKCE S256, state, nonce; a BACKEND_SERVER client) → 302
+   to ``/login?req=…``;
+2. ``GET /login?req=…`` → 200, the form's ``csrf_token`` and the ``tenantry_csrf`` cookie;
+3. ``POST /login`` (``csrf_token``, ``req``, ``identifier``, ``password``, the cookie sent back) →
+   302 to the redirect URI with ``code`` and the same ``state``;
+4. ``POST /api/v1/oauth2/token`` (authorization_code, HTTP Basic, ``code_verifier``,
+   ``redirect_uri``) → 200 with an access, an ID (whose ``nonce`` is checked) and a refresh token.
+
+Each login is a new browser (no cookies carried over, so no session short-cuts step 1), and each
+of the ``--clients`` concurrent clients signs in as its own user. The per-IP and per-identifier
+login rate limits are raised for the run (``TENANTRY_RATE_LIMITS``): every request comes from
+127.0.0.1 and one user signs in several times a second.
+
+Bare argon2id: ``argon2.PasswordHasher(...).verify`` in one process per CPU for the same wall
+time, right before the logins: the most verifications this machine can do, so
+``ratio = logins/s ÷ verifies/s`` is the share of the hash's throughput that the server keeps (the
+aim is ≥ 0.9: the server adds at most a tenth to the hash).
+
+Run at Keycloak's defaults (argon2id m=7168 KiB, t=5, p=1) and Tenantry's (m=19456 KiB, t=2,
+p=1), with ``tenantry serve --workers N`` for each N of ``--workers``.
+
+    .venv/bin/python bench/login.py [--seconds 12] [--clients 8] [--workers 1,2]
+                                    [--params keycloak,tenantry] [--wait-idle 600] [--profile]
+
+``--profile`` adds one run per parameter set (with the first worker count) recorded with py-spy
+(threads holding the GIL: the server's Python work besides the hash) and prints its hottest
+frames; the profiled run's rate is not reported. Exits 1 when any login failed.
+
+This module also holds the lean HTTP/1.1 client the token benchmark uses (``Connection``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+from common import (
+    RESULTS_DIR,
+    Column,
+    CpuMeter,
+    Server,
+    client_credentials_token,
+    console,
+    free_port,
+    host_busy_percent,
+    report,
+    run_init,
+    summarize_collapsed,
+    tenantry_env,
+)
+
+AIM = 0.9
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+NOISE_CORES = 0.2  # CPU used by processes outside the benchmark during a measurement: above this, warn
+BUSY_PERCENT = 10.0  # host CPU busy before a measurement: above this, wait (--wait-idle) and warn
+REDIRECT_URI = "https://app.test/callback"
+SCOPE = "openid offline_access email profile"
+RATE_LIMITS = {"login_identifier": "100000/minute", "login_ip": "100000/minute"}
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    name: str
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (m={self.memory_kib} KiB, t={self.time_cost}, p={self.parallelism})"
+
+
+PARAMS = {
+    "keycloak": Argon2Params("keycloak", 7168, 5, 1),
+    "tenantry": Argon2Params("tenantry", 19456, 2, 1),
+}
+
+
+# --------------------------------------------------------------------------- a lean HTTP client
+
+
+class HttpError(Exception):
+    """An unexpected answer (or none); ``key`` is what the error counters group by."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        super().__init__(f"{key}: {detail}" if detail else key)
+        self.key = key
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def cookies(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, value in self.headers:
+            if key == "set-cookie":
+                pair = value.split(";", 1)[0]
+                name, _, content = pair.partition("=")
+                found[name.strip()] = content.strip()
+        return found
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def describe(self) -> str:
+        return f"{self.status}: {self.body[:300].decode(errors='replace')}"
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection (asyncio streams), opened on first use. Requests are
+    written as given (the caller sets ``Host``); answers need a Content-Length or chunked body.
+    It costs a small fraction of httpx's CPU per request, which matters when the load generator
+    shares the machine's cores with the server it measures. No retries: a broken connection is
+    an error (a retried POST might redeem a code or a refresh token twice)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 60.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+    async def request(self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> Reply:
+        lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        return await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    async def send(self, raw: bytes) -> Reply:
+        """Send a complete request (head and body) and read its answer."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None and self._writer is not None
+        try:
+            self._writer.write(raw)
+            async with asyncio.timeout(self.timeout):
+                reply, close = await self._read(self._reader)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as error:
+            self.close()
+            raise HttpError(type(error).__name__, str(error)) from error
+        if close:
+            self.close()
+        return reply
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: list[tuple[str, str]] = []
+        length: int | None = None
+        chunked = close = False
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, _, value = line.partition(":")
+            name, value = name.strip().lower(), value.strip()
+            headers.append((name, value))
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                chunked = "chunked" in value.lower()
+            elif name == "connection":
+                close = value.lower() == "close"
+        if chunked:
+            parts = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+                if size == 0:
+                    while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                        pass
+                    break
+                parts.append(await reader.readexactly(size + 2))
+            body = b"".join(p[:-2] for p in parts)
+        elif length is not None:
+            body = await reader.readexactly(length)
+        elif status in (204, 304) or 100 <= status < 200:
+            body = b""
+        else:
+            body, close = await reader.read(), True
+        return Reply(status, headers, body), close
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def jwt_part(token: str, index: int) -> dict[str, Any]:
+    """A JWT's header (0) or payload (1), not verified."""
+    part = token.split(".")[index]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
+
+
+def verify_rs256(tokens: Sequence[str], jwks: dict[str, Any]) -> tuple[int, list[str]]:
+    """How many of ``tokens`` are RS256 JWTs whose signature the JWKS verifies; the problems."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    keys = KeySet.import_key_set(jwks)
+    good, problems = 0, []
+    for token in tokens:
+        try:
+            header = jwt_part(token, 0)
+            if header.get("alg") != "RS256":
+                problems.append(f"alg {header.get('alg')!r}, not RS256")
+                continue
+            jwt.decode(token, keys, algorithms=["RS256"])
+            good += 1
+        except Exception as error:  # a bad token is a finding, not a crash
+            problems.append(f"{type(error).__name__}: {error}")
+    return good, problems
+
+
+# --------------------------------------------------------------------------- closed-loop load
+
+
+@dataclass
+class Tally:
+    """What a closed-loop run counted: successes with their latencies, errors by kind."""
+
+    ok: int = 0
+    latencies: list[float] = field(default_factory=list)
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def error(self, key: str, detail: str) -> None:
+        self.errors[key] += 1
+        if len(self.samples) < 5:
+            self.samples.append(f"{key}: {detail[:300]}")
+
+    def step(self, name: str, seconds: float) -> None:
+        self.steps.setdefault(name, []).append(seconds)
+
+    def keep_token(self, token: str, keep: int = 40) -> None:
+        """Keep the first ``keep`` tokens and then every 97th, for the signature check."""
+        if len(self.tokens) < keep or self.ok % 97 == 0:
+            self.tokens.append(token)
+
+    def percentile_ms(self, p: float, values: Sequence[float] | None = None) -> float:
+        data = sorted(self.latencies if values is None else values)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, max(0, round(p / 100 * len(data)) - 1))] * 1000
+
+
+Step = Callable[[Tally], Awaitable[bool]]
+
+
+async def closed_loop(steps: Sequence[Step], seconds: float) -> Tally:
+    """Run each of ``steps`` (one per concurrent client) again and again for ``seconds``: a step
+    returns False once its client cannot go on. The time includes the last steps' tail."""
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+
+    async def client(step: Step) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                ok = await step(tally)
+            except HttpError as error:
+                tally.error(error.key, str(error))
+                continue
+            if ok:
+                tally.ok += 1
+                tally.latencies.append(time.perf_counter() - started)
+            else:
+                return
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(client(s) for s in steps))
+    tally.seconds = time.perf_counter() - t0
+    tally.client_cpu_seconds = time.process_time() - cpu0
+    return tally
+
+
+def run_async(coro: Awaitable[Any]) -> Any:
+    """Run on uvloop when it is installed (a cheaper load generator), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)  # type: ignore[arg-type]
+
+
+def wait_idle(timeout: float, what: str, notes: list[str]) -> None:
+    """Wait up to ``timeout`` seconds for the machine to be under BUSY_PERCENT busy (over 2 s);
+    when it stays busy, say so (and in the results' notes): the figures will be disturbed."""
+    deadline = time.monotonic() + timeout
+    busy = host_busy_percent(2.0)
+    while busy > BUSY_PERCENT and time.monotonic() < deadline:
+        console.print(f"  machine {busy:.0f}% busy: waiting for it to be idle")
+        time.sleep(5.0)
+        busy = host_busy_percent(2.0)
+    if busy > BUSY_PERCENT:
+        warning = f"{what}: the machine was {busy:.0f}% busy before the measurement: figures are disturbed."
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+        notes.append(warning)
+
+
+# --------------------------------------------------------------------------- the login world
+
+
+@dataclass(frozen=True)
+class LoginWorld:
+    """A tenant with one active password user per client, and a BACKEND_SERVER client."""
+
+    port: int
+    vanity: str
+    tenant_host: str
+    client_id: str
+    client_secret: str
+    users: list[tuple[str, str]]
+
+    def jwks(self) -> dict[str, Any]:
+        response = httpx.get(f"http://127.0.0.1:{self.port}/api/v1/oauth2/jwks", timeout=30)
+        response.raise_for_status()
+        keys: dict[str, Any] = response.json()
+        return keys
+
+
+def make_world(server: Server, client_id: str, client_secret: str, users: int) -> LoginWorld:
+    token = client_credentials_token(server.base_url, client_id, client_secret)
+    with httpx.Client(base_url=f"{server.base_url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as api:
+
+        def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            response = api.post(path, json=body, timeout=60)
+            if response.status_code != 201:
+                raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+            created: dict[str, Any] = response.json()
+            return created
+
+        domain = f"bench{secrets.token_hex(4)}"
+        tenant = post("/tenants", {"domainName": domain, "displayName": "Login benchmark"})
+        accounts = []
+        for i in range(users):
+            email, password = f"login-{i}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18)
+            body = {
+                "tenantId": tenant["id"],
+                "identityProviderName": "wristband",
+                "email": email,
+                "emailVerified": True,
+                "status": "ACTIVE",
+                "password": password,
+                "givenName": "Bench",
+            }
+            post("/users", body)
+            accounts.append((email, password))
+        client = post("/clients", {"name": f"web-{domain}", "type": "BACKEND_SERVER", "redirectUris": [REDIRECT_URI]})
+    return LoginWorld(
+        server.port, server.domain, f"{domain}-{server.domain}", client["id"], client["clientSecret"], accounts
+    )
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+CSRF_FIELD = re.compile(rb'name="csrf_token" value="([^"]+)"')
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    access_token: str
+    id_token: str
+    refresh_token: str
+
+
+async def login(world: LoginWorld, browser: Connection, backend: Connection, user: int, tally: Tally) -> LoginResult:
+    """One complete login (the four requests); raises ``HttpError`` on anything unexpected."""
+    email, password = world.users[user]
+    verifier, challenge = pkce_pair()
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    query = {
+        "client_id": world.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": SCOPE,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    tenant = [("Host", world.tenant_host), ("User-Agent", "tenantry-bench")]
+
+    t0 = time.perf_counter()
+    first = await browser.request("GET", "/api/v1/oauth2/authorize?" + urlencode(query), tenant)
+    location = first.header("location") or ""
+    if first.status != 302 or not location.startswith("/login?req="):
+        raise HttpError(f"authorize {first.status}", first.describe())
+    t1 = time.perf_counter()
+    form_page = await browser.request("GET", location, tenant)
+    csrf = CSRF_FIELD.search(form_page.body)
+    cookie = form_page.cookies().get("tenantry_csrf")
+    if form_page.status != 200 or csrf is None or not cookie:
+        raise HttpError(f"login page {form_page.status}", form_page.describe())
+    t2 = time.perf_counter()
+    req = parse_qs(urlsplit(location).query)["req"][0]
+    fields = {"csrf_token": csrf.group(1).decode(), "req": req, "identifier": email, "password": password}
+    submitted = await browser.request(
+        "POST",
+        "/login",
+        [*tenant, ("Content-Type", FORM), ("Cookie", f"tenantry_csrf={cookie}")],
+        urlencode(fields).encode(),
+    )
+    callback = submitted.header("location") or ""
+    if submitted.status != 302 or not callback.startswith(REDIRECT_URI):
+        raise HttpError(f"login submit {submitted.status}", submitted.describe())
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    if answer.get("state") != state or "code" not in answer:
+        raise HttpError("callback", callback[:300])
+    t3 = time.perf_counter()
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": answer["code"],
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    token = await backend.request(
+        "POST",
+        "/api/v1/oauth2/token",
+        [
+            ("Host", world.vanity),
+            ("Authorization", basic_auth(world.client_id, world.client_secret)),
+            ("Content-Type", FORM),
+        ],
+        urlencode(exchange).encode(),
+    )
+    if token.status != 200:
+        raise HttpError(f"token {token.status}", token.describe())
+    doc = token.json()
+    if jwt_part(doc["id_token"], 1).get("nonce") != nonce:
+        raise HttpError("id_token nonce", "the ID token's nonce is not the request's")
+    t4 = time.perf_counter()
+    for name, seconds in (("authorize", t1 - t0), ("page", t2 - t1), ("submit", t3 - t2), ("token", t4 - t3)):
+        tally.step(name, seconds)
+    return LoginResult(doc["access_token"], doc["id_token"], doc["refresh_token"])
+
+
+def login_steps(world: LoginWorld, connections: list[tuple[Connection, Connection]]) -> list[Step]:
+    def make(user: int, browser: Connection, backend: Connection) -> Step:
+        async def step(tally: Tally) -> bool:
+            result = await login(world, browser, backend, user, tally)
+            tally.keep_token(result.id_token)
+            tally.keep_token(result.access_token)
+            return True
+
+        return step
+
+    return [make(i, b, k) for i, (b, k) in enumerate(connections)]
+
+
+def run_logins(world: LoginWorld, seconds: float) -> Tally:
+    async def go() -> Tally:
+        connections = [(Connection("127.0.0.1", world.port), Connection("127.0.0.1", world.port)) for _ in world.users]
+        try:
+            return await closed_loop(login_steps(world, connections), seconds)
+        finally:
+            for browser, backend in connections:
+                browser.close()
+                backend.close()
+
+    tally: Tally = run_async(go())
+    return tally
+
+
+# --------------------------------------------------------------------------- bare argon2id
+
+
+def _hasher(params: tuple[int, int, int]) -> Any:
+    from argon2 import PasswordHasher
+
+    memory, time_cost, parallelism = params
+    return PasswordHasher(memory_cost=memory, time_cost=time_cost, parallelism=parallelism)
+
+
+def _verify_for(params: tuple[int, int, int], start_at: float, seconds: float) -> tuple[int, float, float]:
+    """In a worker process: verify one hash from ``start_at`` (time.time) until ``seconds`` later;
+    returns (verifications, seconds taken including the last one, CPU seconds)."""
+    hasher = _hasher(params)
+    password = "correct horse battery staple"
+    encoded = hasher.hash(password)
+    hasher.verify(encoded, password)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0, done, end = time.process_time(), 0, start_at + seconds
+    while time.time() < end:
+        hasher.verify(encoded, password)
+        done += 1
+    return done, time.time() - start_at, time.process_time() - cpu0
+
+
+def _ready() -> bool:
+    import argon2  # noqa: F401  (import in the worker before the timed part)
+
+    return True
+
+
+@dataclass(frozen=True)
+class BareRate:
+    processes: int
+    verifies: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.verifies / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu_seconds / max(self.verifies, 1)
+
+
+def bare_argon2(params: Argon2Params, seconds: float, processes: int = CPUS) -> BareRate:
+    """argon2id verifications per second in ``processes`` processes (one per CPU) at once."""
+    args = (params.memory_kib, params.time_cost, params.parallelism)
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        for ready in [pool.submit(_ready) for _ in range(processes)]:
+            ready.result()
+        start_at = time.time() + 0.5
+        results = [f.result() for f in [pool.submit(_verify_for, args, start_at, seconds) for _ in range(processes)]]
+    return BareRate(processes, sum(r[0] for r in results), max(r[1] for r in results), sum(r[2] for r in results))
+
+
+# --------------------------------------------------------------------------- one parameter set
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=12.0, help="seconds per measurement (default 12)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent browser+backend clients (default 8)")
+    parser.add_argument("--workers", default="1,2", help="comma-separated tenantry serve --workers (default 1,2)")
+    parser.add_argument("--params", default="keycloak,tenantry", help="argon2 parameter sets: keycloak,tenantry")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="on a shared machine: wait up to SECONDS for it to be idle before each measurement (default 0)",
+    )
+    parser.add_argument("--profile", action="store_true", help="one more run per parameter set under py-spy")
+    args = parser.parse_args(argv)
+    args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    args.params = [p.strip() for p in str(args.params).split(",") if p.strip()]
+    unknown = set(args.params) - set(PARAMS)
+    if unknown:
+        parser.error(f"unknown parameter set(s): {', '.join(sorted(unknown))} (known: {', '.join(PARAMS)})")
+    if args.seconds <= 0 or args.clients < 1 or not args.workers or min(args.workers) < 1:
+        parser.error("--seconds, --clients and --workers must be positive")
+    return args
+
+
+def warm_up(world: LoginWorld) -> Tally:
+    """One login per client plus a second of load: connections, caches and the threadpool."""
+    return run_logins(world, 1.0)
+
+
+def measure(server: Server, world: LoginWorld, seconds: float) -> tuple[Tally, CpuMeter, float]:
+    meter = CpuMeter(server=server.processes)
+    with server.sample_rss() as rss, meter:
+        tally = run_logins(world, seconds)
+    return tally, meter, rss.peak_mib
+
+
+def profile_run(server: Server, world: LoginWorld, seconds: float, name: str) -> dict[str, Any] | None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"login-{name}.pyspy.txt"
+    with server.py_spy(path) as recorded:
+        run_logins(world, seconds)
+    if recorded is None or not recorded.exists():
+        return None
+    found = summarize_collapsed(recorded, top=400)
+    return {
+        "file": str(recorded),
+        "samples": found["samples"],
+        "self": found["self"][:25],
+        "tenantryTotal": [(f, n) for f, n in found["total"] if "tenantry/" in f][:30],
+    }
+
+
+def print_profile(title: str, profile: dict[str, Any]) -> None:
+    samples = max(int(profile["samples"]), 1)
+    console.print(f"  py-spy, {title}: {samples} samples of threads holding the GIL")
+    for kind, heading in (("self", "top frames (self)"), ("tenantryTotal", "tenantry frames (inclusive)")):
+        console.print(f"  {heading}:")
+        for frame, count in profile[kind][:15]:
+            console.print(f"    {100 * count / samples:5.1f}%  {frame}")
+    console.print(f"  stacks: {profile['file']}")
+
+
+def bench_params(params: Argon2Params, args: argparse.Namespace, rows: list[dict[str, Any]], notes: list[str]) -> int:
+    """Measure one parameter set at each worker count; return the number of failed logins."""
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="tenantry-bench-login-") as tmp:
+        data_dir = Path(tmp)
+        port = free_port()
+        env = tenantry_env(
+            data_dir,
+            None,
+            argon2_memory_kib=str(params.memory_kib),
+            argon2_time_cost=str(params.time_cost),
+            argon2_parallelism=str(params.parallelism),
+            rate_limits=json.dumps(RATE_LIMITS),
+        )
+        console.print(f"[bold]{params.label}[/bold]: init application 127.0.0.1:{port}")
+        app = run_init(env, f"127.0.0.1:{port}")
+        world: LoginWorld | None = None
+        for workers in args.workers:
+            with Server(env, port=port, workers=workers, log_path=data_dir / f"serve-w{workers}.log") as server:
+                if world is None:
+                    world = make_world(server, app.client_id, app.client_secret, args.clients)
+                warm = warm_up(world)
+                wait_idle(args.wait_idle, f"{params.name}, {workers} worker(s)", notes)
+                bare = bare_argon2(params, args.seconds)
+                console.print(
+                    f"  bare argon2id, {bare.processes} processes: {bare.rate:,.1f} verifies/s"
+                    f" ({bare.cpu_ms:.1f} ms CPU each)"
+                )
+                tally, meter, peak_mib = measure(server, world, args.seconds)
+                good, problems = verify_rs256(tally.tokens, world.jwks())
+                log_tail = server.log_tail(30) if tally.error_count or warm.error_count else ""
+                profile = None
+                if args.profile and workers == args.workers[0]:
+                    profile = profile_run(server, world, args.seconds, f"{params.name}-w{workers}")
+            row = make_row(params, workers, args.clients, bare, tally, meter, peak_mib, warm, good, problems)
+            row["profile"] = profile
+            rows.append(row)
+            failures += row["errors"]
+            for sample in [*warm.samples, *tally.samples, *problems[:5]]:
+                console.print(f"    [red]error[/red] {sample}")
+            if log_tail:
+                console.print(f"    server log tail:\n{log_tail}")
+            if meter.other_cores > NOISE_CORES:
+                warning = (
+                    f"{params.name}, {workers} worker(s): processes outside the benchmark used "
+                    f"{meter.other_cores:.2f} CPU during the measurement: figures are disturbed."
+                )
+                console.print(f"[yellow]warning:[/yellow] {warning}")
+                notes.append(warning)
+            if profile is not None:
+                print_profile(f"{params.name}, {workers} worker(s)", profile)
+    return failures
+
+
+def make_row(
+    params: Argon2Params,
+    workers: int,
+    clients: int,
+    bare: BareRate,
+    tally: Tally,
+    meter: CpuMeter,
+    peak_mib: float,
+    warm: Tally,
+    good_tokens: int,
+    problems: list[str],
+) -> dict[str, Any]:
+    ok = max(tally.ok, 1)
+    server_ms = meter.group_seconds.get("server", 0.0) * 1000 / ok
+    ratio = tally.rate / bare.rate if bare.rate else 0.0
+    row: dict[str, Any] = {
+        "params": params.name,
+        "argon2": f"m={params.memory_kib} t={params.time_cost} p={params.parallelism}",
+        "workers": workers,
+        "clients": clients,
+        "logins": tally.ok,
+        "loginsPerSecond": tally.rate,
+        "verifiesPerSecond": bare.rate,
+        "bareProcesses": bare.processes,
+        "ratio": ratio,
+        "aim": "yes" if ratio >= AIM else "NO",
+        "errors": tally.error_count + warm.error_count + len(problems),
+        "errorsByKind": dict(tally.errors + warm.errors),
+        "p50": tally.percentile_ms(50),
+        "p99": tally.percentile_ms(99),
+        "stepsP50": {name: tally.percentile_ms(50, values) for name, values in tally.steps.items()},
+        "submitP50": tally.percentile_ms(50, tally.steps.get("submit", [])),
+        "hashCpuMs": bare.cpu_ms,
+        "serverCpuMs": server_ms,
+        "overheadCpuMs": server_ms - bare.cpu_ms,
+        "clientCpuMs": 1000 * tally.client_cpu_seconds / ok,
+        "hostCpuPercent": 100 * meter.host_cores / CPUS,
+        "otherCpuPercent": 100 * meter.other_cores / CPUS,
+        "rssMiB": peak_mib,
+        "tokensVerified": good_tokens,
+    }
+    steps = ", ".join(f"{k} {v:.1f}" for k, v in row["stepsP50"].items())
+    console.print(
+        f"  logins, {workers} worker(s), {clients} clients: {tally.rate:,.1f} logins/s = {ratio:.2f} of bare"
+        f" (p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms; step p50 ms: {steps}); {row['errors']} error(s);"
+        f" CPU ms/login: server {server_ms:.1f} (hash {bare.cpu_ms:.1f}), client {row['clientCpuMs']:.1f};"
+        f" host {row['hostCpuPercent']:.0f}% busy; peak RSS {peak_mib:.0f} MiB; {good_tokens} RS256 tokens verified"
+    )
+    return row
+
+
+COLUMNS = [
+    Column("argon2", "argon2id"),
+    Column("workers", "workers"),
+    Column("clients", "clients"),
+    Column("loginsPerSecond", "logins/s", "{:,.1f}"),
+    Column("verifiesPerSecond", "bare verifies/s", "{:,.1f}"),
+    Column("ratio", "logins ÷ verifies", "{:.2f}"),
+    Column("aim", "≥ 0.9"),
+    Column("errors", "errors"),
+    Column("p50", "login p50 ms", "{:.0f}"),
+    Column("p99", "login p99 ms", "{:.0f}"),
+    Column("submitP50", "POST /login p50 ms", "{:.0f}"),
+    Column("hashCpuMs", "hash CPU ms", "{:.1f}"),
+    Column("serverCpuMs", "server CPU ms/login", "{:.1f}"),
+    Column("clientCpuMs", "client CPU ms/login", "{:.1f}"),
+    Column("hostCpuPercent", "host CPU %", "{:.0f}"),
+    Column("otherCpuPercent", "other CPU %", "{:.0f}"),
+    Column("rssMiB", "server peak RSS MiB", "{:.0f}"),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    failures = sum(bench_params(PARAMS[name], args, rows, warnings) for name in args.params)
+    notes = [
+        f"{args.seconds:g} s per measurement; {args.clients} concurrent clients, one user each; a login = authorize"
+        " → GET /login → POST /login → POST /oauth2/token (authorization_code + PKCE), checked end to end.",
+        f"bare verifies/s: argon2-cffi PasswordHasher.verify in {CPUS} processes (one per CPU) for the same wall"
+        f" time, right before the logins. Aim: logins/s ÷ verifies/s ≥ {AIM}.",
+        f"Rate limits raised for the run: TENANTRY_RATE_LIMITS='{json.dumps(RATE_LIMITS)}' (all requests come"
+        " from 127.0.0.1; each user signs in several times a second).",
+        "hash CPU ms: CPU per bare verification; server CPU ms/login: the server's process tree per login (the hash"
+        " included); client CPU: this load generator. host CPU %: the whole machine; other CPU %: processes outside"
+        " the benchmark (noise).",
+        *warnings,
+    ]
+    report(
+        "login",
+        "Complete password logins vs bare argon2id verifications",
+        COLUMNS,
+        rows,
+        meta={"seconds": args.seconds, "clients": args.clients, "workers": args.workers, "rateLimits": RATE_LIMITS},
+        notes=notes,
+    )
+    console.print(f"  total time {time.monotonic() - started:.0f} s")
+    if failures:
+        console.print(f"[red]{failures} failed login(s) or token check(s)[/red]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

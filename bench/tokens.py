@@ -1,0 +1,708 @@
+"""Tokens per second from Tenantry next to oidc-provider (npm, OpenID Certified), on the same cores:
+the client-credentials grant, then the refresh-token grant, both issuing RS256 JWT access tokens.
+
+Both servers run side by side in one run, over plain HTTP on 127.0.0.1, each loaded in turn by the
+same load generator: ``--clients`` concurrent keep-alive connections (this process; asyncio, a
+lean HTTP/1.1 client), each sending its next request as soon as the previous answer is in, every
+request with HTTP Basic client authentication.
+
+* client_credentials: Tenantry's M2M client from ``tenantry init`` (``POST /api/v1/oauth2/token``);
+  oidc-provider's ``bench-cc`` client (``POST /token``), whose tokens are JWTs because
+  ``resourceIndicators`` gives it a default resource with ``accessTokenFormat: 'jwt'``.
+* refresh_token: each client first signs in once (Tenantry: the hosted login with PKCE, see
+  ``login.py``; oidc-provider: its dev interaction pages), then refreshes again and again with the
+  newest refresh token. Both rotate the refresh token on every use and answer with a new access
+  token and a new ID token (two RS256 signatures). Tenantry keeps its tokens in SQLite (the
+  default database), oidc-provider in memory.
+
+``--workers W`` (each of the list): W Tenantry workers (``tenantry serve --workers W``) and W
+oidc-provider processes (node:cluster; Node runs JavaScript on one thread). When W is less than
+the machine's CPUs, both servers (every thread of every process) are pinned to CPUs 0..W-1 and the
+load generator to the others, so the servers are compared on the same W cores and the load
+generator does not take from them; with W = the CPU count nothing is pinned (the load generator
+then shares the cores). The defaults, ``--workers 1,2`` on 2 CPUs, give a one-core comparison
+(``taskset -c 0`` alike) and a two-core one.
+
+A sample of each run's access tokens (and ID tokens) is checked to be RS256 JWTs that the server's
+JWKS verifies. The aim: Tenantry ahead of oidc-provider (ratio ≥ 1).
+
+    .venv/bin/python bench/tokens.py [--seconds 10] [--clients 16] [--workers 1,2]
+                                     [--grants client_credentials,refresh_token] [--wait-idle 600] [--profile]
+
+The first run installs the peer's npm package (``npm install`` in ``bench/peers/oidc_provider``)
+when its ``node_modules`` is missing. ``--profile`` adds, per grant and worker count, a run of
+Tenantry under py-spy (threads holding the GIL) and prints its hottest frames; that run's rate is
+not reported. Exits 1 when any request failed or a token did not verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+import psutil
+from common import (
+    RESULTS_DIR,
+    ROOT,
+    Column,
+    CpuMeter,
+    Server,
+    console,
+    free_port,
+    report,
+    run_init,
+    summarize_collapsed,
+    tenantry_env,
+)
+from login import (
+    CPUS,
+    FORM,
+    NOISE_CORES,
+    RATE_LIMITS,
+    Connection,
+    HttpError,
+    LoginWorld,
+    Step,
+    Tally,
+    basic_auth,
+    closed_loop,
+    login,
+    make_world,
+    print_profile,
+    run_async,
+    verify_rs256,
+    wait_idle,
+)
+
+PEER_DIR = ROOT / "bench" / "peers" / "oidc_provider"
+PEER_CC = ("bench-cc", "bench-cc-secret")
+PEER_RP = ("bench-rp", "bench-rp-secret")
+PEER_REDIRECT = "https://app.test/callback"
+GRANTS = ("client_credentials", "refresh_token")
+WARMUP_SECONDS = 2.0
+AIM = 1.0
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def pin(processes: Sequence[psutil.Process], cpus: set[int]) -> None:
+    """Pin every thread of ``processes`` to ``cpus`` (what ``taskset -a -p`` does). Threads they
+    start later inherit the mask from the thread that starts them."""
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            for thread in proc.threads():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.sched_setaffinity(thread.id, cpus)
+
+
+class PeakRss:
+    """The largest summed RSS of a set of processes, sampled every ``interval`` seconds."""
+
+    def __init__(self, processes: Callable[[], Sequence[psutil.Process]], interval: float = 0.1) -> None:
+        self._processes = processes
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        self.peak_bytes = 0
+
+    def _sample(self) -> None:
+        total = 0
+        for proc in self._processes():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                total += proc.memory_info().rss
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> Self:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sample()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
+
+
+# --------------------------------------------------------------------------- the peer
+
+
+def ensure_peer_installed() -> str:
+    """Install the peer's npm packages when missing; return the installed oidc-provider version."""
+    package = PEER_DIR / "node_modules" / "oidc-provider" / "package.json"
+    if not package.exists():
+        npm = shutil.which("npm")
+        if npm is None or shutil.which("node") is None:
+            raise RuntimeError("node and npm are needed for the peer (oidc-provider): install Node.js 20+")
+        console.print(f"installing the peer: npm install in {PEER_DIR.relative_to(ROOT)}")
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"],
+            cwd=PEER_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        if done.returncode != 0 or not package.exists():
+            raise RuntimeError(f"npm install failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    version: str = json.loads(package.read_text())["version"]
+    return version
+
+
+class PeerServer:
+    """``node server.mjs`` (oidc-provider) on 127.0.0.1 and a free port, ``workers`` processes."""
+
+    def __init__(self, *, workers: int, log_path: Path, ready_timeout: float = 30.0) -> None:
+        self.port = free_port()
+        self.workers = workers
+        self.log_path = log_path
+        self.ready_timeout = ready_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        env = {**os.environ, "PORT": str(self.port), "WORKERS": str(self.workers)}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                ["node", "server.mjs"],
+                cwd=PEER_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + self.ready_timeout
+            while "READY" not in self.log_path.read_text(errors="replace"):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"oidc-provider did not start:\n{self.log_path.read_text(errors='replace')}")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def processes(self) -> list[psutil.Process]:
+        return process_tree(self.process.pid) if self.process is not None else []
+
+    def stop(self) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # the primary stops its cluster workers
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, 9)  # its own session: only what it started
+                proc.wait(timeout=10)
+
+    def jwks(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.base_url}/jwks", timeout=30)
+        response.raise_for_status()
+        keys: dict[str, Any] = response.json()
+        return keys
+
+    def refresh_token(self) -> str:
+        """Sign in once through the dev interaction pages (login form, then consent; authorization
+        code + PKCE) and return the refresh token."""
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        state = secrets.token_urlsafe(16)
+        query = {
+            "client_id": PEER_RP[0],
+            "response_type": "code",
+            "redirect_uri": PEER_REDIRECT,
+            "scope": "openid offline_access email api",
+            "state": state,
+            "nonce": secrets.token_urlsafe(16),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        with httpx.Client(base_url=self.base_url, timeout=30) as browser:
+
+            def follow(response: httpx.Response) -> httpx.Response | str:
+                while response.is_redirect:
+                    location = urljoin(str(response.url), response.headers["location"])
+                    if location.startswith(PEER_REDIRECT):
+                        return location
+                    response = browser.get(location)
+                return response
+
+            answer: httpx.Response | str = browser.get("/auth?" + urlencode(query))
+            for form in ({"prompt": "login", "login": f"user-{secrets.token_hex(4)}", "password": "x"}, {}):
+                page = follow(answer) if isinstance(answer, httpx.Response) else answer
+                if isinstance(page, str):
+                    break
+                action = re.search(r'action="([^"]+)"', page.text)
+                if action is None:
+                    raise RuntimeError(f"oidc-provider interaction page without a form: {page.text[:500]}")
+                answer = browser.post(urljoin(str(page.url), action.group(1)), data=form or {"prompt": "consent"})
+            callback = follow(answer) if isinstance(answer, httpx.Response) else answer
+            if not isinstance(callback, str):
+                raise RuntimeError(
+                    f"oidc-provider login did not come back: {callback.status_code} {callback.text[:300]}"
+                )
+        params = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+        if params.get("state") != state:
+            raise RuntimeError(f"oidc-provider callback without our state: {callback}")
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": PEER_REDIRECT,
+            "code_verifier": verifier,
+        }
+        response = httpx.post(f"{self.base_url}/token", data=exchange, auth=PEER_RP, timeout=30)
+        if response.status_code != 200:
+            raise RuntimeError(f"oidc-provider code exchange: {response.status_code} {response.text}")
+        token: str = response.json()["refresh_token"]
+        return token
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server's token endpoint as the load generator sees it."""
+
+    name: str
+    port: int
+    host: str
+    path: str
+    processes: Callable[[], list[psutil.Process]]
+    jwks: Callable[[], dict[str, Any]]
+
+
+class TokenClient:
+    """One load client: its connection and, for the refresh grant, its newest refresh token."""
+
+    def __init__(self, target: Target, authorization: str, grant: str, refresh_token: str | None = None) -> None:
+        self.target = target
+        self.grant = grant
+        self.refresh_token = refresh_token
+        self.connection = Connection("127.0.0.1", target.port)
+        self.broken = False
+        head = (
+            f"POST {target.path} HTTP/1.1\r\nHost: {target.host}\r\nAuthorization: {authorization}\r\n"
+            f"Content-Type: {FORM}\r\n"
+        )
+        self._head = head.encode("latin-1")
+        self._cc = self._request(b"grant_type=client_credentials")
+
+    def _request(self, body: bytes) -> bytes:
+        return self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def reconnect(self) -> None:
+        self.connection.close()
+        self.connection = Connection("127.0.0.1", self.target.port)
+
+    async def step(self, tally: Tally) -> bool:
+        if self.broken:
+            return False
+        if self.grant == "client_credentials":
+            reply = await self.connection.send(self._cc)
+        else:
+            body = urlencode({"grant_type": "refresh_token", "refresh_token": self.refresh_token or ""})
+            try:
+                reply = await self.connection.send(self._request(body.encode()))
+            except HttpError:
+                self.broken = True  # the token may or may not have been used: this chain ends
+                raise
+        if reply.status != 200:
+            if self.grant == "refresh_token":
+                self.broken = True
+            raise HttpError(str(reply.status), reply.describe())
+        doc = reply.json()
+        if doc.get("token_type", "").lower() != "bearer" or not doc.get("access_token"):
+            raise HttpError("no bearer token", reply.describe())
+        if self.grant == "refresh_token":
+            self.refresh_token = doc["refresh_token"]
+            if "id_token" in doc:
+                tally.keep_token(doc["id_token"])
+        tally.keep_token(doc["access_token"])
+        return True
+
+
+def drive(clients: Sequence[TokenClient], seconds: float) -> Tally:
+    async def go() -> Tally:
+        steps: list[Step] = [c.step for c in clients]
+        try:
+            return await closed_loop(steps, seconds)
+        finally:
+            for client in clients:
+                client.reconnect()  # the next run starts on fresh connections (idle ones may time out)
+
+    tally: Tally = run_async(go())
+    return tally
+
+
+@dataclass
+class Measured:
+    tally: Tally
+    meter: CpuMeter
+    peak_mib: float
+    verified: int
+    problems: list[str]
+
+    @property
+    def errors(self) -> int:
+        return self.tally.error_count + len(self.problems)
+
+
+@contextlib.contextmanager
+def load_generator_on(cpus: set[int] | None) -> Iterator[None]:
+    """Run the block with this process on ``cpus`` (None: leave it)."""
+    if cpus is None or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def measure(target: Target, clients: Sequence[TokenClient], seconds: float) -> Measured:
+    warm = drive(clients, WARMUP_SECONDS)
+    meter = CpuMeter(server=target.processes)
+    with PeakRss(target.processes) as rss, meter:
+        tally = drive(clients, seconds)
+    tally.errors.update(warm.errors)
+    tally.samples.extend(warm.samples)
+    good, problems = verify_rs256(tally.tokens, target.jwks())
+    return Measured(tally, meter, rss.peak_mib, good, problems)
+
+
+# --------------------------------------------------------------------------- Tenantry side
+
+
+def tenantry_refresh_tokens(world: LoginWorld) -> list[str]:
+    """One complete hosted login per user (login.py's flow): their refresh tokens."""
+
+    async def go() -> list[str]:
+        tokens = []
+        tally = Tally()
+        for user in range(len(world.users)):
+            async with (
+                Connection("127.0.0.1", world.port) as browser,
+                Connection("127.0.0.1", world.port) as backend,
+            ):
+                tokens.append((await login(world, browser, backend, user, tally)).refresh_token)
+        return tokens
+
+    tokens: list[str] = run_async(go())
+    return tokens
+
+
+def profile_tenantry(
+    server: Server, clients: Sequence[TokenClient], seconds: float, name: str
+) -> dict[str, Any] | None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"tokens-{name}.pyspy.txt"
+    with server.py_spy(path) as recorded:
+        drive(clients, seconds)
+    if recorded is None or not recorded.exists():
+        return None
+    found = summarize_collapsed(recorded, top=400)
+    return {
+        "file": str(recorded),
+        "samples": found["samples"],
+        "self": found["self"][:25],
+        "tenantryTotal": [(f, n) for f, n in found["total"] if "tenantry/" in f][:30],
+    }
+
+
+# --------------------------------------------------------------------------- one worker count
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement (default 10)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients (default 16)")
+    parser.add_argument(
+        "--workers", default="1,2", help="comma-separated worker counts; W < CPUs: pinned to W CPUs (default 1,2)"
+    )
+    parser.add_argument("--grants", default=",".join(GRANTS), help="client_credentials,refresh_token")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="on a shared machine: wait up to SECONDS for it to be idle before each measurement (default 0)",
+    )
+    parser.add_argument("--profile", action="store_true", help="one more Tenantry run per grant under py-spy")
+    args = parser.parse_args(argv)
+    args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    args.grants = [g.strip() for g in str(args.grants).split(",") if g.strip()]
+    unknown = set(args.grants) - set(GRANTS)
+    if unknown:
+        parser.error(f"unknown grant(s): {', '.join(sorted(unknown))}")
+    if args.seconds <= 0 or args.clients < 1 or not args.workers or min(args.workers) < 1:
+        parser.error("--seconds, --clients and --workers must be positive")
+    return args
+
+
+@dataclass(frozen=True)
+class Placement:
+    server_cpus: set[int] | None
+    load_cpus: set[int] | None
+
+    @property
+    def label(self) -> str:
+        if self.server_cpus is None:
+            return f"{CPUS} CPUs, not pinned"
+        return f"CPU {','.join(map(str, sorted(self.server_cpus)))} (load generator on the others)"
+
+
+def placement(workers: int) -> Placement:
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not available or workers >= len(available):
+        return Placement(None, None)
+    return Placement(set(available[:workers]), set(available[workers:]))
+
+
+def bench_workers(
+    workers: int, env: dict[str, str], app: Any, port: int, data_dir: Path, args: argparse.Namespace, notes: list[str]
+) -> list[dict[str, Any]]:
+    place = placement(workers)
+    rows = []
+    with (
+        Server(env, port=port, workers=workers, log_path=data_dir / f"serve-w{workers}.log") as server,
+        PeerServer(workers=workers, log_path=data_dir / f"peer-w{workers}.log") as peer,
+    ):
+        if place.server_cpus is not None:
+            pin(server.processes(), place.server_cpus)
+            pin(peer.processes(), place.server_cpus)
+        tenantry_target = Target(
+            "tenantry", port, server.domain, "/api/v1/oauth2/token", server.processes, _tenantry_jwks(server)
+        )
+        peer_target = Target("oidc-provider", peer.port, f"127.0.0.1:{peer.port}", "/token", peer.processes, peer.jwks)
+        world: LoginWorld | None = None
+        for grant in args.grants:
+            if grant == "client_credentials":
+                ours = [
+                    TokenClient(tenantry_target, basic_auth(app.client_id, app.client_secret), grant)
+                    for _ in range(args.clients)
+                ]
+                theirs = [TokenClient(peer_target, basic_auth(*PEER_CC), grant) for _ in range(args.clients)]
+            else:
+                if world is None:
+                    world = make_world(server, app.client_id, app.client_secret, args.clients)
+                ours = [
+                    TokenClient(tenantry_target, basic_auth(world.client_id, world.client_secret), grant, token)
+                    for token in tenantry_refresh_tokens(world)
+                ]
+                theirs = [
+                    TokenClient(peer_target, basic_auth(*PEER_RP), grant, peer.refresh_token())
+                    for _ in range(args.clients)
+                ]
+            what = f"{grant}, {workers} worker(s)"
+            with load_generator_on(place.load_cpus):
+                wait_idle(args.wait_idle, f"{what}, tenantry", notes)
+                if place.server_cpus is not None:
+                    pin(server.processes(), place.server_cpus)
+                mine = measure(tenantry_target, ours, args.seconds)
+                wait_idle(args.wait_idle, f"{what}, oidc-provider", notes)
+                if place.server_cpus is not None:
+                    pin(peer.processes(), place.server_cpus)
+                peers = measure(peer_target, theirs, args.seconds)
+                profile = None
+                if args.profile:
+                    profile = profile_tenantry(server, ours, args.seconds, f"{grant}-w{workers}")
+            row = make_row(grant, workers, place, args.clients, mine, peers)
+            row["profile"] = profile
+            rows.append(row)
+            for name, result in (("tenantry", mine), ("oidc-provider", peers)):
+                for sample in [*result.tally.samples, *result.problems[:5]]:
+                    console.print(f"    [red]{name} error[/red] {sample}")
+                if result.meter.other_cores > NOISE_CORES:
+                    warning = (
+                        f"{what}, {name}: processes outside the benchmark used {result.meter.other_cores:.2f} CPU"
+                        " during the measurement: figures are disturbed."
+                    )
+                    console.print(f"[yellow]warning:[/yellow] {warning}")
+                    notes.append(warning)
+            if mine.errors:
+                console.print(f"    tenantry log tail:\n{server.log_tail(20)}")
+            if profile is not None:
+                print_profile(f"tenantry {grant}, {workers} worker(s)", profile)
+    return rows
+
+
+def _tenantry_jwks(server: Server) -> Callable[[], dict[str, Any]]:
+    def fetch() -> dict[str, Any]:
+        response = httpx.get(f"{server.base_url}/api/v1/oauth2/jwks", timeout=30)
+        response.raise_for_status()
+        keys: dict[str, Any] = response.json()
+        return keys
+
+    return fetch
+
+
+def side(prefix: str, result: Measured) -> dict[str, Any]:
+    tally, meter = result.tally, result.meter
+    ok = max(tally.ok, 1)
+    return {
+        f"{prefix}PerSecond": tally.rate,
+        f"{prefix}Tokens": tally.ok,
+        f"{prefix}P50": tally.percentile_ms(50),
+        f"{prefix}P99": tally.percentile_ms(99),
+        f"{prefix}Errors": result.errors,
+        f"{prefix}ErrorsByKind": dict(tally.errors),
+        f"{prefix}CpuMs": meter.group_seconds.get("server", 0.0) * 1000 / ok,
+        f"{prefix}ServerCores": meter.cores("server"),
+        f"{prefix}ClientCpuUs": 1e6 * tally.client_cpu_seconds / ok,
+        f"{prefix}RssMiB": result.peak_mib,
+        f"{prefix}Verified": result.verified,
+        f"{prefix}OtherCpuPercent": 100 * meter.other_cores / CPUS,
+    }
+
+
+def make_row(
+    grant: str, workers: int, place: Placement, clients: int, mine: Measured, peers: Measured
+) -> dict[str, Any]:
+    ratio = mine.tally.rate / peers.tally.rate if peers.tally.rate else 0.0
+    row: dict[str, Any] = {
+        "grant": grant,
+        "workers": workers,
+        "cpus": place.label,
+        "clients": clients,
+        **side("tenantry", mine),
+        **side("peer", peers),
+        "ratio": ratio,
+        "aim": "yes" if ratio >= AIM else "NO",
+        "errors": mine.errors + peers.errors,
+        "otherCpuPercent": max(mine.meter.other_cores, peers.meter.other_cores) * 100 / CPUS,
+    }
+    console.print(
+        f"  {grant}, {workers} worker(s) on {place.label}: tenantry {mine.tally.rate:,.0f}/s"
+        f" (p50 {row['tenantryP50']:.1f} ms, p99 {row['tenantryP99']:.1f} ms, {row['tenantryCpuMs']:.2f} ms CPU each,"
+        f" peak RSS {mine.peak_mib:.0f} MiB) vs oidc-provider {peers.tally.rate:,.0f}/s"
+        f" (p50 {row['peerP50']:.1f} ms, p99 {row['peerP99']:.1f} ms, {row['peerCpuMs']:.2f} ms CPU each,"
+        f" peak RSS {peers.peak_mib:.0f} MiB): ratio {ratio:.2f}; errors {mine.errors}/{peers.errors};"
+        f" verified RS256 {mine.verified}/{peers.verified}"
+    )
+    return row
+
+
+COLUMNS = [
+    Column("grant", "grant"),
+    Column("workers", "workers"),
+    Column("cpus", "server CPUs"),
+    Column("clients", "clients"),
+    Column("tenantryPerSecond", "Tenantry tokens/s", "{:,.0f}"),
+    Column("peerPerSecond", "oidc-provider tokens/s", "{:,.0f}"),
+    Column("ratio", "Tenantry ÷ oidc-provider", "{:.2f}"),
+    Column("aim", "≥ 1"),
+    Column("tenantryP50", "Tenantry p50 ms", "{:.1f}"),
+    Column("tenantryP99", "Tenantry p99 ms", "{:.1f}"),
+    Column("peerP50", "oidc-provider p50 ms", "{:.1f}"),
+    Column("peerP99", "oidc-provider p99 ms", "{:.1f}"),
+    Column("tenantryCpuMs", "Tenantry CPU ms/token", "{:.2f}"),
+    Column("peerCpuMs", "oidc-provider CPU ms/token", "{:.2f}"),
+    Column("tenantryRssMiB", "Tenantry peak RSS MiB", "{:.0f}"),
+    Column("peerRssMiB", "oidc-provider peak RSS MiB", "{:.0f}"),
+    Column("errors", "errors"),
+    Column("otherCpuPercent", "other CPU %", "{:.0f}"),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    version = ensure_peer_installed()
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tenantry-bench-tokens-") as tmp:
+        data_dir = Path(tmp)
+        port = free_port()
+        env = tenantry_env(data_dir, None, rate_limits=json.dumps(RATE_LIMITS))
+        console.print(f"init application 127.0.0.1:{port}; peer: oidc-provider {version} on Node {node}")
+        app = run_init(env, f"127.0.0.1:{port}")
+        for workers in args.workers:
+            rows += bench_workers(workers, env, app, port, data_dir, args, warnings)
+    notes = [
+        f"{args.seconds:g} s per measurement after {WARMUP_SECONDS:g} s of warm-up; {args.clients} concurrent"
+        " keep-alive clients, HTTP Basic client authentication on every request; one load generator (this"
+        " process) for both.",
+        f"W workers: W Tenantry uvicorn workers, W oidc-provider processes (node:cluster); W < {CPUS} CPUs: both"
+        " servers pinned to CPUs 0..W-1, the load generator to the others.",
+        f"Peer: oidc-provider {version} (npm), Node {node}; JWT access tokens through resourceIndicators"
+        " (accessTokenFormat 'jwt', RS256); refresh tokens rotated on every use, like Tenantry; its store is"
+        " in memory (in the cluster's primary when W > 1), Tenantry's is SQLite.",
+        "refresh_token: each answer carries a new access token, ID token and refresh token on both sides. Each"
+        " client's first refresh token comes from one login (Tenantry's hosted login with TENANTRY_RATE_LIMITS"
+        f"='{json.dumps(RATE_LIMITS)}'; oidc-provider's dev interactions).",
+        "CPU ms/token: the server's process tree per token. other CPU %: processes outside the benchmark (noise).",
+        *warnings,
+    ]
+    report(
+        "tokens",
+        "Tokens per second: Tenantry vs oidc-provider",
+        COLUMNS,
+        rows,
+        meta={
+            "seconds": args.seconds,
+            "clients": args.clients,
+            "workers": args.workers,
+            "peer": {"package": "oidc-provider", "version": version, "node": node},
+        },
+        notes=notes,
+    )
+    console.print(f"  total time {time.monotonic() - started:.0f} s")
+    errors = sum(int(r["errors"]) for r in rows)
+    if errors:
+        console.print(f"[red]{errors} failed request(s) or token check(s)[/red]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The admin dashboard (``/dashboard`` on the vanity domain)."""
