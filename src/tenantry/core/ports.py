@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from tenantry.core.access import TenantScope
+from tenantry.core.admins.model import Admin, AdminSession
 from tenantry.core.applications.model import Application
 from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 from tenantry.core.clients.model import Client
@@ -259,6 +260,28 @@ class OutboxRepository(Protocol):
     def add(self, message: EmailMessage) -> None: ...
 
 
+class AdminRepository(Protocol):
+    """Dashboard administrators of the application and their sessions."""
+
+    def add(self, admin: Admin) -> None: ...
+
+    def get(self, admin_id: str) -> Admin | None: ...
+
+    def get_by_email_key(self, email_key: str) -> Admin | None: ...
+
+    def record_login_failure(self, admin_id: str, threshold: int, lock_until: datetime) -> None: ...
+
+    def record_login_success(self, admin_id: str, now: datetime, password_hash: str | None) -> None: ...
+
+    def add_session(self, session: AdminSession, token_hash: str) -> None: ...
+
+    def get_session(self, token_hash: str) -> tuple[AdminSession, Admin] | None: ...
+
+    def touch_session(self, session_id: str, now: datetime) -> None: ...
+
+    def delete_session(self, session_id: str) -> None: ...
+
+
 class EmailRenderer(Protocol):
     def render(self, kind: EmailKind, context: EmailContext) -> RenderedEmail: ...
 
@@ -304,6 +327,9 @@ class UnitOfWork(Protocol):
 
     @property
     def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def admins(self) -> AdminRepository: ...
 
     def __enter__(self) -> Self: ...
 

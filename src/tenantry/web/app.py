@@ -14,6 +14,7 @@ from tenantry.bootstrap import Services
 from tenantry.web import health
 from tenantry.web.api import applications, clients, invitations, roles, tenants, users, workflows
 from tenantry.web.auth import BearerAuthenticator
+from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
 from tenantry.web.errors import install_error_handlers
 from tenantry.web.hosts import ApplicationResolver
@@ -68,6 +69,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         invitation_pages.router,
     ):
         app.include_router(router)
+    dashboard.install(app)
     app.include_router(workflows.router)  # /api/v1/... and the unprefixed refresh-token alias
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(health.router)

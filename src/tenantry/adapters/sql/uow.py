@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Connection
 
 from tenantry.adapters.sql.database import Database
+from tenantry.adapters.sql.repositories.admins import SqlAdminRepository
 from tenantry.adapters.sql.repositories.applications import SqlApplicationRepository
 from tenantry.adapters.sql.repositories.auth import (
     SqlAuthorizationCodeRepository,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     policies: SqlPolicyRepository
     email_codes: SqlEmailCodeRepository
     invitations: SqlInvitationRepository
+    admins: SqlAdminRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -65,6 +67,7 @@ class SqlUnitOfWork:
         self.policies = SqlPolicyRepository(connection, app_id)
         self.email_codes = SqlEmailCodeRepository(connection, app_id)
         self.invitations = SqlInvitationRepository(connection, app_id)
+        self.admins = SqlAdminRepository(connection, app_id)
         return self
 
     def __exit__(
