@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from tenantry.bootstrap import Services, bootstrap
 from tenantry.core.access import Principal
+from tenantry.core.admins.service import CreateAdmin, create_admin
 from tenantry.core.applications.model import Application
 from tenantry.core.applications.service import TENANT_ADMIN_ROLE, initialize_application
 from tenantry.core.clients.model import ClientType
@@ -28,7 +30,9 @@ from tenantry.settings import Settings
 app = typer.Typer(help="Tenantry: multi-tenant identity and user onboarding.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth2 clients.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+admins_app = typer.Typer(help="Dashboard administrators.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
+app.add_typer(admins_app, name="admins")
 app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 
@@ -142,6 +146,39 @@ def clients_create(
         raise _fail(error) from error
     out = {"clientId": created.client.id, "clientSecret": created.secret}
     typer.echo(json.dumps(out) if as_json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+
+
+@admins_app.command("create")
+def admins_create(
+    email: Annotated[str, typer.Option(help="the administrator's sign-in email")],
+    tenant: Annotated[str | None, typer.Option("--tenant", help="tenant id: a tenant administrator")] = None,
+    password: Annotated[str | None, typer.Option(help="omit to be prompted (or get a generated one)")] = None,
+    domain: Annotated[str | None, typer.Option(help="the application's vanity domain")] = None,
+) -> None:
+    """Create a dashboard administrator: of the whole application, or of one tenant (--tenant).
+
+    Without --password an interactive terminal prompts for one (blank: generate); otherwise a
+    password is generated. A generated password is printed once."""
+    services = _services()
+    application = _application(services, domain)
+    generated = False
+    if password is None and sys.stdin.isatty():
+        password = typer.prompt("Password (blank: generate)", default="", show_default=False, hide_input=True)
+        if password and typer.prompt("Repeat the password", hide_input=True) != password:
+            raise typer.BadParameter("the passwords do not match", param_hint="--password")
+    if not password:
+        password, generated = secrets.token_urlsafe(18), True
+    try:
+        admin = create_admin(
+            services.core, application.id, CreateAdmin(email=email, password=password, tenant_id=tenant)
+        )
+    except TenantryError as error:
+        raise _fail(error) from error
+    scope = f"tenant {tenant}" if tenant else "application"
+    typer.echo(f"admin: {admin.id} ({admin.email}, {scope} administrator)")
+    typer.echo(f"dashboard: https://{application.vanity_domain}/dashboard")
+    if generated:
+        typer.echo(f"password: {password}")
 
 
 @keys_app.command("rotate")

@@ -160,7 +160,7 @@ async def login_submit(request: Request, application: ApplicationDep, core: Core
     if not limits.allow("login_ip", client_ip(request)) or not limits.allow(
         "login_identifier", "dashboard", application.id, email.lower()
     ):
-        response = render(
+        limited = render(
             request,
             "login.html",
             {
@@ -170,8 +170,8 @@ async def login_submit(request: Request, application: ApplicationDep, core: Core
             },
             429,
         )
-        response.headers["Retry-After"] = "60"
-        return response
+        limited.headers["Retry-After"] = "60"
+        return limited
     try:
         admin = await run_in_threadpool(authenticate_admin, core, application.id, email, form.get("password"))
     except InvalidCredentials:

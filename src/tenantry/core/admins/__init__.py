@@ -1,0 +1,1 @@
+"""Dashboard administrators: their own accounts, sessions and the Principal they act as."""
