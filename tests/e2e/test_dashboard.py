@@ -209,6 +209,14 @@ def test_tenant_admin_sees_only_their_tenant(api: Api) -> None:
     assert admin.get("/dashboard/users/new", tenant=other["id"]).status_code == 200  # pinned to their tenant
     assert admin.get("/dashboard/tenants").status_code == 404
     assert admin.get(f"/dashboard/users/{my_user['id']}").status_code == 200
+    boss = Admin(api)
+    boss.sign_in()
+    assert boss.post("/dashboard/invitations/new", {"tenant": other["id"], "type": "LINK"}).status_code == 200
+    foreign = _rows(api, t.invitations, tenant_id=other["id"])[0]
+    own_list = admin.get("/dashboard/invitations", tenant=other["id"])
+    assert own_list.status_code == 200 and foreign.id not in own_list.text and "0 invitations" in own_list.text
+    assert admin.post(f"/dashboard/invitations/{foreign.id}/cancel", {}).status_code == 404
+    assert _rows(api, t.invitations, id=foreign.id)[0].status == "PENDING_INVITE_ACCEPTANCE"
 
 
 def test_invitation_link_is_shown_once_and_can_be_canceled(api: Api, app_admin: Admin, tenant: dict[str, Any]) -> None:
@@ -303,3 +311,20 @@ def test_sign_in_is_rate_limited_per_email(api: Api) -> None:
     admin = Admin(api)
     statuses = [admin.sign_in("wrong").status_code for _ in range(12)]
     assert statuses[0] == 401 and statuses[-1] == 429
+
+
+def test_tenant_admin_is_offered_only_grantable_roles(api: Api) -> None:
+    tenant = api.create_tenant()
+    admin = Admin(api, tenant["id"])
+    admin.sign_in()
+    roles = api.call(
+        "GET", f"/tenants/{tenant['id']}/roles", params={"count": 100, "include_application_roles": "true"}
+    )
+    by_sku = {r["sku"]: r["id"] for r in roles.json()["items"]}
+    form = admin.get("/dashboard/users/new")
+    assert by_sku["user"] in form.text and by_sku["admin-client"] not in form.text
+    email = rand_email()
+    refused = admin.post("/dashboard/users/new", [("email", email), ("roles", by_sku["admin-client"])])
+    assert refused.status_code == 400
+    query = {"query": f'email eq "{email}"'}
+    assert api.call("GET", f"/tenants/{tenant['id']}/users", params=query).json()["totalResults"] == 0

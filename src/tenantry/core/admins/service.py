@@ -22,6 +22,7 @@ from tenantry.core.users.validation import email_violations
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
+TOUCH_EVERY = timedelta(seconds=30)
 MAX_PASSWORD = 1024
 
 
@@ -101,19 +102,21 @@ def resolve_admin_session(ctx: CoreContext, application_id: str, token: str | No
     if not token or len(token) > 200:
         return None
     now = ctx.clock.now()
-    with ctx.uow(application_id, write=True) as uow:
+    with ctx.uow(application_id) as uow:
         found = uow.admins.get_session(token_hash(token))
-        if found is None:
-            return None
-        session, admin = found
-        if session.expires_at <= now or session.last_seen_at + IDLE_TIMEOUT <= now:
-            uow.admins.delete_session(session.id)
+    if found is None:
+        return None
+    session, admin = found
+    expired = session.expires_at <= now or session.last_seen_at + IDLE_TIMEOUT <= now
+    # Touch at most every 30 s: one write per page view would serialize readers on SQLite.
+    if expired or now - session.last_seen_at > TOUCH_EVERY:
+        with ctx.uow(application_id, write=True) as uow:
+            if expired:
+                uow.admins.delete_session(session.id)
+            else:
+                uow.admins.touch_session(session.id, now)
             uow.commit()
-            return None
-        if now - session.last_seen_at > timedelta(seconds=30):
-            uow.admins.touch_session(session.id, now)
-            uow.commit()
-        return admin
+    return None if expired else admin
 
 
 def end_admin_session(ctx: CoreContext, application_id: str, token: str | None) -> None:

@@ -16,7 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from tenantry.adapters.sql.listing import INVITATION_LISTING, USER_LISTING
 from tenantry.core.activation.service import request_activation
-from tenantry.core.admins.service import authenticate_admin, end_admin_session, start_admin_session
+from tenantry.core.admins.service import (
+    authenticate_admin,
+    end_admin_session,
+    resolve_admin_session,
+    start_admin_session,
+)
 from tenantry.core.auth.login import InvalidCredentials
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import InvalidRequest, NotFound, TenantryError
@@ -130,8 +135,9 @@ def _tenants(core: CoreContext, signed: Signed) -> list[Tenant]:
 
 
 def _tenant_roles(core: CoreContext, signed: Signed, tenant_id: str) -> list[Role]:
+    """The roles this administrator may hand to a user of ``tenant_id`` (nobody grants beyond their reach)."""
     page: Page[Role] = list_tenant_roles(core, signed.principal, tenant_id, True, ListSpec(count=100))
-    return page.items
+    return [r for r in page.items if all(signed.principal.can_grant(g, tenant_id) for g in r.grants)]
 
 
 # ----------------------------------------------------------------------------------------- sign-in
@@ -149,7 +155,9 @@ def home(signed: SignedDep) -> Response:
 
 
 @router.get("/login", response_model=None)
-def login_page(request: Request, application: ApplicationDep) -> Response:
+def login_page(request: Request, application: ApplicationDep, core: CoreDep) -> Response:
+    if resolve_admin_session(core, application.id, request.cookies.get(ADMIN_COOKIE)) is not None:
+        return redirect("/dashboard/users")
     return render(request, "login.html", {"brand": application.display_name, "email": ""})
 
 
@@ -281,6 +289,8 @@ def add_user(request: Request, signed: SignedDep, core: CoreDep, form: FormDep) 
     chosen = form.getlist("roles")
     profile = {k: form.get(k).strip() or None for k in ("givenName", "familyName")}
     try:
+        if set(chosen) - {r.id for r in context["roles"]}:
+            raise InvalidRequest("Choose roles from the list")
         user = create_user(
             core,
             signed.principal,
