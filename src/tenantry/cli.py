@@ -254,6 +254,7 @@ def worker() -> None:
 
 DEMO_TENANT = "acme"
 DEMO_ADMIN = "admin@acme.test"
+DEMO_DASHBOARD_ADMIN = "operator@localhost.test"
 
 
 @app.command()
@@ -297,6 +298,12 @@ def demo(
         assert role is not None
         assign_roles(services.core, operator, admin.id, [role.id], replace=False)
         saved.update(adminEmail=DEMO_ADMIN, adminPassword=password, adminUserId=admin.id)
+    if "dashboardPassword" not in saved:
+        dashboard_password = secrets.token_urlsafe(12)
+        create_admin(
+            services.core, application.id, CreateAdmin(email=DEMO_DASHBOARD_ADMIN, password=dashboard_password)
+        )
+        saved.update(dashboardEmail=DEMO_DASHBOARD_ADMIN, dashboardPassword=dashboard_password)
     if "appClientId" not in saved:
         host = domain.split(":")[0]
         port = domain.split(":")[1] if ":" in domain else "443"
@@ -342,6 +349,7 @@ def demo(
                 f"  M2M client:     {saved.get('m2mClientId')} / {saved.get('m2mClientSecret')}",
                 f"  App client:     {saved['appClientId']} / {saved['appClientSecret']}",
                 f"  Admin user:     {saved['adminEmail']} / {saved['adminPassword']}",
+                f"  Dashboard:      {base}/dashboard   ({saved['dashboardEmail']} / {saved['dashboardPassword']})",
                 f"  CA file:        {info['caFile']}   (export SSL_CERT_FILE=... to trust it)",
                 "  Try it:",
                 f"    curl --cacert {info['caFile']} -u {saved.get('m2mClientId')}:{saved.get('m2mClientSecret')} \\",
