@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 from tenantry.core.access import TenantScope
 from tenantry.core.admins.model import Admin, AdminSession
 from tenantry.core.applications.model import Application
+from tenantry.core.audit.model import AuditEvent
 from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 from tenantry.core.clients.model import Client
 from tenantry.core.identity_providers.model import IdentityProvider
@@ -256,6 +257,12 @@ class InvitationRepository(Protocol):
     def expire_due(self, now: datetime) -> int: ...
 
 
+class AuditRepository(Protocol):
+    def add(self, event: AuditEvent) -> None: ...
+
+    def page(self, spec: ListSpec, scope: TenantScope) -> Page[AuditEvent]: ...
+
+
 class OutboxRepository(Protocol):
     def add(self, message: EmailMessage) -> None: ...
 
@@ -327,6 +334,9 @@ class UnitOfWork(Protocol):
 
     @property
     def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
 
     @property
     def admins(self) -> AdminRepository: ...

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
 from tenantry.web import health
-from tenantry.web.api import applications, clients, invitations, roles, tenants, users, workflows
+from tenantry.web.api import applications, audit, clients, invitations, roles, tenants, users, workflows
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
@@ -57,7 +57,15 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.limits = RateLimits(services.settings)
     app.state.purger = purger
     app.state.mailer = mailer
-    for router in (users.router, tenants.router, roles.router, clients.router, invitations.router, applications.router):
+    for router in (
+        users.router,
+        tenants.router,
+        roles.router,
+        clients.router,
+        invitations.router,
+        audit.router,
+        applications.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     for router in (
         oauth.router,

@@ -11,6 +11,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tenantry.core.audit.model import Origin, current_origin
 from tenantry.core.ids import new_id
 
 log = structlog.get_logger("tenantry.http")
@@ -35,6 +36,9 @@ class RequestContextMiddleware:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else new_id()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        client = scope.get("client")
+        agent = headers.get(b"user-agent", b"").decode("latin-1")[:300] or None
+        origin_token = current_origin.set(Origin(client[0] if client else None, agent))
         started = time.perf_counter()
         status = 500
 
@@ -62,6 +66,7 @@ class RequestContextMiddleware:
                     ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+            current_origin.reset(origin_token)
 
 
 class BodyLimitMiddleware:

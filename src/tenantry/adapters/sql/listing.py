@@ -172,3 +172,30 @@ INVITATION_LISTING = Listing(
     },
     tiebreak=t.invitations.c.id,
 )
+
+AUDIT_LISTING = Listing(
+    attributes={
+        s.name: s
+        for s in (
+            _spec("id", ops=EQUALITY),
+            _spec("action"),
+            _spec("tenantId", ops=EQUALITY),
+            _spec("actorType", ops=EQUALITY),
+            _spec("actorId", ops=EQUALITY),
+            _spec("targetType", ops=EQUALITY),
+            _spec("targetId", ops=EQUALITY),
+            _spec("creationTime", "datetime", TEXT - {"sw"}),
+        )
+    },
+    columns={
+        "id": t.audit_events.c.id,
+        "action": t.audit_events.c.action,
+        "tenantId": t.audit_events.c.tenant_id,
+        "actorType": t.audit_events.c.actor_type,
+        "actorId": t.audit_events.c.actor_id,
+        "targetType": t.audit_events.c.target_type,
+        "targetId": t.audit_events.c.target_id,
+        "creationTime": t.audit_events.c.created_at,
+    },
+    tiebreak=t.audit_events.c.id,
+)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from tenantry.adapters.sql.database import Database
 from tenantry.adapters.sql.repositories.admins import SqlAdminRepository
 from tenantry.adapters.sql.repositories.applications import SqlApplicationRepository
+from tenantry.adapters.sql.repositories.audit import SqlAuditRepository
 from tenantry.adapters.sql.repositories.auth import (
     SqlAuthorizationCodeRepository,
     SqlAuthSessionRepository,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
     policies: SqlPolicyRepository
     email_codes: SqlEmailCodeRepository
     invitations: SqlInvitationRepository
+    audit: SqlAuditRepository
     admins: SqlAdminRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
         self.policies = SqlPolicyRepository(connection, app_id)
         self.email_codes = SqlEmailCodeRepository(connection, app_id)
         self.invitations = SqlInvitationRepository(connection, app_id)
+        self.audit = SqlAuditRepository(connection, app_id)
         self.admins = SqlAdminRepository(connection, app_id)
         return self
 

@@ -8,6 +8,7 @@ import hmac
 from dataclasses import dataclass
 
 from tenantry.core.applications.model import Application
+from tenantry.core.audit.service import record
 from tenantry.core.auth.emails import ACTIVATION, RESET_PASSWORD, VERIFICATION, otp_hash, send_code
 from tenantry.core.auth.model import EmailCode, token_hash
 from tenantry.core.context import CoreContext
@@ -78,6 +79,14 @@ def _activate(uow: UnitOfWork, ctx: CoreContext, owner: CodeOwner) -> User:
     user.metadata.last_verification_time = now
     user.metadata.touch(now)
     uow.users.update(user)
+    record(
+        uow,
+        ctx,
+        "user.activated",
+        application_id=user.application_id,
+        tenant_id=user.tenant_id,
+        target=("user", user.id),
+    )
     return user
 
 
@@ -182,6 +191,14 @@ def reset_password(ctx: CoreContext, application: Application, code: str, new_pa
         uow.users.record_login_success(user.id, None)
         uow.auth_sessions.delete_for_user(user.id)
         uow.refresh_tokens.revoke_for_user(user.id, now)
+        record(
+            uow,
+            ctx,
+            "user.password_reset",
+            application_id=application.id,
+            tenant_id=owner.tenant.id,
+            target=("user", user.id),
+        )
         uow.commit()
     return CodeOwner(owner.tenant, user, owner.code)
 
@@ -197,5 +214,13 @@ def verify_email(ctx: CoreContext, application: Application, code: str) -> CodeO
         owner.user.metadata.last_verification_time = now
         owner.user.metadata.touch(now)
         uow.users.update(owner.user)
+        record(
+            uow,
+            ctx,
+            "user.email_verified",
+            application_id=application.id,
+            tenant_id=owner.tenant.id,
+            target=("user", owner.user.id),
+        )
         uow.commit()
     return owner

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import TenantryError
 from tenantry.core.identity_providers.model import BUILT_IN_NAME
@@ -42,6 +43,14 @@ def authenticate_password(ctx: CoreContext, tenant: Tenant, identifier: str, pas
             with ctx.uow(tenant.application_id, write=True) as uow:
                 uow.users.record_login_failure(
                     user.id, now, ctx.auth.lockout_threshold, now + timedelta(seconds=ctx.auth.lockout_seconds)
+                )
+                record(
+                    uow,
+                    ctx,
+                    "login.failed",
+                    application_id=tenant.application_id,
+                    tenant_id=tenant.id,
+                    target=("user", user.id),
                 )
                 uow.commit()
         raise InvalidCredentials()

@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from tenantry.core.access import Principal, require, require_grantable
+from tenantry.core.audit.service import record
 from tenantry.core.clients.model import Client, ClientType, hash_secret
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, NotFound, Violation
@@ -94,6 +95,16 @@ def create_client(ctx: CoreContext, actor: Principal, cmd: CreateClient) -> Crea
     require(actor, "client:create", tenant_id=cmd.tenant_id)
     with ctx.uow(actor.application_id, write=True) as uow:
         created = add_client(uow, actor, cmd, ctx.clock.now())
+        record(
+            uow,
+            ctx,
+            "client.created",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=cmd.tenant_id,
+            target=("client", created.client.id),
+            details={"type": cmd.type.value},
+        )
         uow.commit()
     return created
 
@@ -120,8 +131,17 @@ def get_client(ctx: CoreContext, actor: Principal, client_id: str) -> Client:
 
 def delete_client(ctx: CoreContext, actor: Principal, client_id: str) -> None:
     with ctx.uow(actor.application_id, write=True) as uow:
-        _visible_client(uow, actor, client_id, "client:delete")
+        client = _visible_client(uow, actor, client_id, "client:delete")
         uow.clients.delete(client_id)
+        record(
+            uow,
+            ctx,
+            "client.deleted",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=client.tenant_id,
+            target=("client", client_id),
+        )
         uow.commit()
 
 

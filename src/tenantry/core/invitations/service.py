@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from tenantry.core.access import Principal, require, require_grantable
 from tenantry.core.applications.model import Application
+from tenantry.core.audit.service import record
 from tenantry.core.auth.emails import ACTIVATION, VERIFICATION, send_code
 from tenantry.core.auth.model import new_token, token_hash
 from tenantry.core.context import CoreContext
@@ -172,6 +173,16 @@ def invite_new_user(ctx: CoreContext, actor: Principal, cmd: InviteNewUser) -> I
                 email,
                 {"action_url": url, "expires_minutes": emails.invitation_minutes},
             )
+        record(
+            uow,
+            ctx,
+            "invitation.sent",
+            application_id=application.id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("invitation", invitation.id),
+            details={"kind": "NEW_USER", "type": cmd.invitation_type.value},
+        )
         uow.commit()
     return Invited(invitation, url if cmd.invitation_type is InvitationType.LINK else None)
 
@@ -220,6 +231,16 @@ def invite_existing_user(ctx: CoreContext, actor: Principal, user_id: str) -> In
             user.email,
             {"action_url": url, "expires_minutes": emails.invitation_minutes, "user_name": name},
         )
+        record(
+            uow,
+            ctx,
+            "invitation.sent",
+            application_id=application.id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("invitation", invitation.id),
+            details={"kind": "EXISTING_USER", "userId": user.id},
+        )
         uow.commit()
     return invitation
 
@@ -251,6 +272,15 @@ def cancel_invitation(ctx: CoreContext, actor: Principal, invitation_id: str, ki
         ):
             raise InvalidState("invitation_not_pending", "Only a pending invitation can be canceled")
         canceled = uow.invitations.get(invitation.id)
+        record(
+            uow,
+            ctx,
+            "invitation.canceled",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=invitation.tenant_id,
+            target=("invitation", invitation.id),
+        )
         uow.commit()
     assert canceled is not None
     return canceled
@@ -398,6 +428,15 @@ def accept_new_user_invite(ctx: CoreContext, application: Application, code: str
                     url_override=emails.verification_url,
                     data={"invitation_id": invitation.id},
                 )
+        record(
+            uow,
+            ctx,
+            "invitation.accepted",
+            application_id=application.id,
+            tenant_id=tenant.id,
+            target=("invitation", invitation.id),
+            details={"userId": user.id},
+        )
         uow.commit()
     invitation.status = target
     return Accepted(invitation, tenant, user, signed_in=status is UserStatus.ACTIVE)
@@ -429,6 +468,15 @@ def accept_existing_user_invite(
             current.password_hash = password_hash
         current.metadata.touch(now)
         uow.users.update(current)
+        record(
+            uow,
+            ctx,
+            "invitation.accepted",
+            application_id=application.id,
+            tenant_id=tenant.id,
+            target=("invitation", invitation.id),
+            details={"userId": user.id},
+        )
         uow.commit()
     invitation.status = InvitationStatus.COMPLETED
     return Accepted(invitation, tenant, current, signed_in=True)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tenantry.core.access import Principal, require, require_grantable
+from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidState, NotFound, Violation
 from tenantry.core.ids import new_id
@@ -141,13 +142,35 @@ def assign_roles(ctx: CoreContext, actor: Principal, user_id: str, role_ids: Seq
             current = [r.id for r in uow.roles.roles_of_users([user_id]).get(user_id, [])]
             uow.roles.unassign(user_id, [rid for rid in current if rid not in wanted])
         uow.roles.assign(user_id, user.tenant_id, wanted)
+        action = "user.roles_replaced" if replace else "user.roles_assigned"
+        record(
+            uow,
+            ctx,
+            action,
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=user.tenant_id,
+            target=("user", user_id),
+            details={"roleIds": wanted},
+        )
         uow.commit()
 
 
 def unassign_roles(ctx: CoreContext, actor: Principal, user_id: str, role_ids: Sequence[str]) -> None:
     with ctx.uow(actor.application_id, write=True) as uow:
-        _user_for_roles(uow, actor, user_id, "role-assignment:manage")
-        uow.roles.unassign(user_id, list(dict.fromkeys(role_ids))[:MAX_ROLE_IDS])
+        user = _user_for_roles(uow, actor, user_id, "role-assignment:manage")
+        removed = list(dict.fromkeys(role_ids))[:MAX_ROLE_IDS]
+        uow.roles.unassign(user_id, removed)
+        record(
+            uow,
+            ctx,
+            "user.roles_unassigned",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=user.tenant_id,
+            target=("user", user_id),
+            details={"roleIds": removed},
+        )
         uow.commit()
 
 

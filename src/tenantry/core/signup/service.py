@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tenantry.core.applications.model import Application
+from tenantry.core.audit.service import record
 from tenantry.core.auth.emails import ACTIVATION, VERIFICATION, send_code
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidState, Violation
@@ -198,6 +199,7 @@ def _join(
     )
     user = _new_user(application, tenant, provider.id, form, status, password_hash, ctx)
     uow.users.add(user)
+    record(uow, ctx, "user.signed_up", application_id=application.id, tenant_id=tenant.id, target=("user", user.id))
     _assign_policy_roles(uow, application, user, roles)
     code_id = _send_verification_step(uow, ctx, application, tenant, user, policy, form.client_id)
     return SignupResult(tenant, user, policy.verification, code_id, resent=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenantry.core.access import Principal, require
+from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, NotFound, Violation
 from tenantry.core.ids import new_id
@@ -116,6 +117,16 @@ def create_tenant(ctx: CoreContext, actor: Principal, cmd: CreateTenant) -> Tena
     )
     with ctx.uow(actor.application_id, write=True) as uow:
         uow.tenants.add(tenant)
+        record(
+            uow,
+            ctx,
+            "tenant.created",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("tenant", tenant.id),
+            details={"domainName": tenant.domain_name},
+        )
         uow.commit()
     return tenant
 
@@ -173,6 +184,16 @@ def update_tenant(ctx: CoreContext, actor: Principal, tenant_id: str, changes: M
             tenant.restricted_metadata = dict(changes["restrictedMetadata"])
         tenant.metadata.touch(now)
         uow.tenants.update(tenant)
+        record(
+            uow,
+            ctx,
+            "tenant.updated",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("tenant", tenant.id),
+            details={"fields": sorted(changes)},
+        )
         uow.commit()
     return tenant
 
@@ -187,6 +208,15 @@ def request_tenant_deletion(ctx: CoreContext, actor: Principal, tenant_id: str) 
         tenant.status = TenantStatus.DELETE_IN_PROGRESS
         tenant.metadata.touch(now)
         uow.tenants.update(tenant)
+        record(
+            uow,
+            ctx,
+            "tenant.deletion_requested",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("tenant", tenant.id),
+        )
         uow.commit()
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenantry.core.access import Principal, require
+from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, Violation
 from tenantry.core.ids import new_id
@@ -107,6 +108,16 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
         if cmd.status is UserStatus.ACTIVE:
             user.metadata.activation_time = now
         uow.users.add(user)
+        record(
+            uow,
+            ctx,
+            "user.created",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=user.tenant_id,
+            target=("user", user.id),
+            details={"status": user.status.value},
+        )
         uow.commit()
     return user
 
@@ -177,14 +188,34 @@ def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mappi
             user.restricted_metadata = dict(changes["restrictedMetadata"])
         user.metadata.touch(now)
         uow.users.update(user)
+        record(
+            uow,
+            ctx,
+            "user.updated",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=user.tenant_id,
+            target=("user", user.id),
+            details={"fields": sorted(changes)},
+        )
         uow.commit()
     return user
 
 
 def delete_user(ctx: CoreContext, actor: Principal, user_id: str) -> None:
     with ctx.uow(actor.application_id, write=True) as uow:
-        _visible_user(uow, actor, user_id, "user:delete")
+        user = _visible_user(uow, actor, user_id, "user:delete")
         uow.users.delete(user_id)
+        record(
+            uow,
+            ctx,
+            "user.deleted",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=user.tenant_id,
+            target=("user", user_id),
+            details={"email": user.email},
+        )
         uow.commit()
 
 
