@@ -737,6 +737,7 @@ def make_row(
         "hashCpuMs": bare.cpu_ms,
         "serverCpuMs": server_ms,
         "overheadCpuMs": server_ms - bare.cpu_ms,
+        "hashShare": bare.cpu_ms / server_ms if server_ms > 0 else 0.0,
         "clientCpuMs": 1000 * tally.client_cpu_seconds / ok,
         "hostCpuPercent": 100 * meter.host_cores / CPUS,
         "otherCpuPercent": 100 * meter.other_cores / CPUS,
@@ -767,6 +768,7 @@ COLUMNS = [
     Column("submitP50", "POST /login p50 ms", "{:.0f}"),
     Column("hashCpuMs", "hash CPU ms", "{:.1f}"),
     Column("serverCpuMs", "server CPU ms/login", "{:.1f}"),
+    Column("hashShare", "hash ÷ server CPU", "{:.2f}"),
     Column("clientCpuMs", "client CPU ms/login", "{:.1f}"),
     Column("hostCpuPercent", "host CPU %", "{:.0f}"),
     Column("otherCpuPercent", "other CPU %", "{:.0f}"),
@@ -788,8 +790,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Rate limits raised for the run: TENANTRY_RATE_LIMITS='{json.dumps(RATE_LIMITS)}' (all requests come"
         " from 127.0.0.1; each user signs in several times a second).",
         "hash CPU ms: CPU per bare verification; server CPU ms/login: the server's process tree per login (the hash"
-        " included); client CPU: this load generator. host CPU %: the whole machine; other CPU %: processes outside"
-        " the benchmark (noise).",
+        " included); hash ÷ server CPU: the same ratio in CPU time, which other load on the machine disturbs much less"
+        " than the rates; client CPU: this load generator. host CPU %: the whole machine; other CPU %: processes"
+        " outside the benchmark (noise).",
         *warnings,
     ]
     report(

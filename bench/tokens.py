@@ -608,6 +608,8 @@ def make_row(
     grant: str, workers: int, place: Placement, clients: int, mine: Measured, peers: Measured
 ) -> dict[str, Any]:
     ratio = mine.tally.rate / peers.tally.rate if peers.tally.rate else 0.0
+    mine_ms = mine.meter.group_seconds.get("server", 0.0) / max(mine.tally.ok, 1)
+    peer_ms = peers.meter.group_seconds.get("server", 0.0) / max(peers.tally.ok, 1)
     row: dict[str, Any] = {
         "grant": grant,
         "workers": workers,
@@ -617,6 +619,7 @@ def make_row(
         **side("peer", peers),
         "ratio": ratio,
         "aim": "yes" if ratio >= AIM else "NO",
+        "cpuRatio": peer_ms / mine_ms if mine_ms > 0 else 0.0,
         "errors": mine.errors + peers.errors,
         "otherCpuPercent": max(mine.meter.other_cores, peers.meter.other_cores) * 100 / CPUS,
     }
@@ -646,6 +649,7 @@ COLUMNS = [
     Column("peerP99", "oidc-provider p99 ms", "{:.1f}"),
     Column("tenantryCpuMs", "Tenantry CPU ms/token", "{:.2f}"),
     Column("peerCpuMs", "oidc-provider CPU ms/token", "{:.2f}"),
+    Column("cpuRatio", "CPU ratio", "{:.2f}"),
     Column("tenantryRssMiB", "Tenantry peak RSS MiB", "{:.0f}"),
     Column("peerRssMiB", "oidc-provider peak RSS MiB", "{:.0f}"),
     Column("errors", "errors"),
@@ -680,7 +684,9 @@ def main(argv: list[str] | None = None) -> int:
         "refresh_token: each answer carries a new access token, ID token and refresh token on both sides. Each"
         " client's first refresh token comes from one login (Tenantry's hosted login with TENANTRY_RATE_LIMITS"
         f"='{json.dumps(RATE_LIMITS)}'; oidc-provider's dev interactions).",
-        "CPU ms/token: the server's process tree per token. other CPU %: processes outside the benchmark (noise).",
+        "CPU ms/token: the server's process tree per token; CPU ratio: oidc-provider's CPU per token ÷ Tenantry's, the"
+        " comparison in CPU time, which other load on the machine disturbs much less than the rates. other CPU %:"
+        " processes outside the benchmark (noise).",
         *warnings,
     ]
     report(
