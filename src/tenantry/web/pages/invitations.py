@@ -8,46 +8,21 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
-from tenantry.core.access import TenantScope
 from tenantry.core.applications.model import Application
 from tenantry.core.auth.sessions import start_session
-from tenantry.core.clients.model import ClientType
 from tenantry.core.errors import ConstraintViolations, InvalidState
 from tenantry.core.invitations import service as invitations
 from tenantry.core.invitations.model import InvitationKind, InvitationType
-from tenantry.core.policies.model import PolicyKind, SignupPolicy
-from tenantry.core.policies.service import resolved
-from tenantry.core.ports import ListSpec
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
-from tenantry.protocols.oauth2.authorize import substitute_tenant
 from tenantry.web.deps import ServicesDep, TenantTargetDep
 from tenantry.web.oauth.flow import NO_STORE, set_session_cookie
 from tenantry.web.pages.login import read_form
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page
-from tenantry.web.pages.signup import FIELD_LABELS, VIOLATION_TEXT, schema_fields
+from tenantry.web.pages.signup import FIELD_LABELS, VIOLATION_TEXT, landing_url, schema_fields
 
 router = APIRouter(tags=["hosted pages"], include_in_schema=False)
 PATHS = {InvitationKind.NEW_USER: "/accept-invite", InvitationKind.EXISTING_USER: "/accept-existing-invite"}
-
-
-def invitation_landing(services: Services, application: Application, tenant: Tenant) -> str | None:
-    """Where an accepted invitee goes: the policy's redirect URL, the application's login URL,
-    or the login URL of the application's single browser client."""
-    with services.core.uow(application.id) as uow:
-        policy: SignupPolicy = resolved(uow, PolicyKind.SIGNUP, tenant.id)
-        clients = uow.clients.page(ListSpec(count=50), TenantScope(all_tenants=True)).items
-    if policy.custom_redirect_url:
-        return substitute_tenant(policy.custom_redirect_url, tenant.domain_name)
-    if application.login_url:
-        return substitute_tenant(application.login_url, tenant.domain_name)
-    browser = [c.login_url for c in clients if c.type is not ClientType.MACHINE_TO_MACHINE and c.login_url]
-    if len(browser) != 1 or browser[0] is None:
-        return None
-    url = browser[0]
-    if "{tenant_" in url:
-        return substitute_tenant(url, tenant.domain_name)
-    return f"{url}{'&' if '?' in url else '?'}tenant_name={tenant.domain_name}"
 
 
 def _form_page(
@@ -87,7 +62,7 @@ def _form_page(
 
 def _welcome(request: Request, services: Services, application: Application, tenant: Tenant, user: User) -> Response:
     token, _ = start_session(services.core, tenant, user)
-    target = invitation_landing(services, application, tenant)
+    target = landing_url(services, application, tenant, None)
     response: Response
     if target:
         response = RedirectResponse(target, 302, headers=NO_STORE)

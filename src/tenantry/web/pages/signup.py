@@ -10,15 +10,19 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
+from tenantry.core.access import TenantScope
 from tenantry.core.activation import service as activation
 from tenantry.core.applications.model import Application
 from tenantry.core.auth.sessions import issue_handoff, redeem_handoff, start_session
+from tenantry.core.clients.model import ClientType
 from tenantry.core.errors import ConstraintViolations, InvalidState
 from tenantry.core.policies.model import PolicyKind, SignupPolicy, UserSchemaPolicy
 from tenantry.core.policies.service import resolved
+from tenantry.core.ports import ListSpec
 from tenantry.core.signup.service import SignupDisabled, SignupForm, signup_to_tenant, signup_with_new_tenant
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
+from tenantry.protocols.oauth2.authorize import substitute_tenant
 from tenantry.web.deps import ServicesDep, TargetDep, TenantTargetDep
 from tenantry.web.oauth.flow import NO_STORE, set_session_cookie
 from tenantry.web.pages.login import read_form, tenant_login_url
@@ -89,15 +93,21 @@ def _signup_page(
 
 
 def landing_url(services: Services, application: Application, tenant: Tenant, client_id: str | None) -> str | None:
-    """Where a newly active user goes: the signup policy's redirect URL, else the client's
-    login URL (the app then finds the session and signs the user in)."""
+    """Where a newly active user goes (after signup, activation or an invitation): the signup
+    policy's redirect URL, else the named client's login URL, else the application's login URL,
+    else the login URL of the application's single browser client — the app then finds the
+    session and signs the user in. ``None``: no app to go to (a page says so)."""
     with services.core.uow(application.id) as uow:
         policy: SignupPolicy = resolved(uow, PolicyKind.SIGNUP, tenant.id)
+        clients = uow.clients.page(ListSpec(count=50), TenantScope(all_tenants=True)).items if not client_id else []
     if policy.custom_redirect_url:
-        return policy.custom_redirect_url.replace("{tenant_name}", tenant.domain_name)
+        return substitute_tenant(policy.custom_redirect_url, tenant.domain_name)
     if client_id:
         return tenant_login_url(services, application, tenant, client_id)
-    return None
+    if application.login_url:
+        return substitute_tenant(application.login_url, tenant.domain_name)
+    browser = [c.id for c in clients if c.type is not ClientType.MACHINE_TO_MACHINE and c.login_url]
+    return tenant_login_url(services, application, tenant, browser[0]) if len(browser) == 1 else None
 
 
 def _signed_in_response(
