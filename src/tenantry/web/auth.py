@@ -9,7 +9,7 @@ from typing import Any
 from tenantry.adapters.security.keys import InvalidToken, KeyStore
 from tenantry.core.access import Principal
 from tenantry.core.applications.model import Application
-from tenantry.core.clients.authentication import client_principal
+from tenantry.core.clients.authentication import client_principal, user_principal
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import Unauthenticated
 
@@ -54,27 +54,37 @@ class BearerAuthenticator:
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 self._verified.clear()
             self._verified[token] = claims
-        return self._principal(application.id, self._check(claims, application))
+        subject = self._check(claims, application)
+        return self._principal(
+            application.id, subject, claims.get("sid") if claims.get("client_id") != subject else None
+        )
 
     @staticmethod
     def _check(claims: dict[str, Any], application: Application) -> str:
-        """The subject of valid claims for ``application``; raises ``Unauthenticated``."""
+        """The subject of valid claims for ``application`` (a client, or a user of a tenant
+        signed in through the OIDC flow); raises ``Unauthenticated``."""
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or exp <= time.time():
             raise Unauthenticated("The access token has expired")
         if claims.get("iss") != application.issuer or claims.get("app_id") != application.id:
             raise Unauthenticated("The access token was not issued for this application")
         subject = claims.get("sub")
-        if not isinstance(subject, str) or claims.get("client_id") != subject:
+        is_client = claims.get("client_id") == subject
+        is_user = isinstance(claims.get("tnt_id"), str) and isinstance(claims.get("sid"), str)
+        if not isinstance(subject, str) or not (is_client or is_user):
             raise Unauthenticated("The access token has no usable subject")
         return subject
 
-    def _principal(self, application_id: str, client_id: str) -> Principal:
-        key = (application_id, client_id)
+    def _principal(self, application_id: str, subject: str, session_family: str | None = None) -> Principal:
+        key = (application_id, subject)
         hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < PRINCIPAL_CACHE_SECONDS:
             return hit[1]
-        principal = client_principal(self._core, application_id, client_id)
+        principal = (
+            user_principal(self._core, application_id, subject, session_family)
+            if session_family is not None
+            else client_principal(self._core, application_id, subject)
+        )
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -6,6 +6,7 @@ from tenantry.core.access import Principal
 from tenantry.core.clients.model import Client
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import Unauthenticated
+from tenantry.core.users.model import UserStatus
 
 
 def authenticate_client(ctx: CoreContext, application_id: str, client_id: str, secret: str) -> Client:
@@ -30,4 +31,21 @@ def client_principal(ctx: CoreContext, application_id: str, client_id: str) -> P
         tenant_id=client.tenant_id,
         grants=tuple(g for role in roles for g in role.grants),
         client_id=client.id,
+    )
+
+
+def user_principal(ctx: CoreContext, application_id: str, user_id: str, grant_family: str) -> Principal:
+    """A signed-in user calling the API with their access token: their roles' grants, bounded
+    to their tenant (and to themselves for SELF grants). The sign-in must still be live."""
+    with ctx.uow(application_id) as uow:
+        user = uow.users.get(user_id)
+        if user is None or user.status is not UserStatus.ACTIVE or uow.refresh_tokens.family_revoked(grant_family):
+            raise Unauthenticated("The access token's user is not active or was signed out")
+        roles = uow.roles.roles_of_users([user_id]).get(user_id, [])
+    return Principal(
+        application_id=application_id,
+        subject=user.id,
+        kind="user",
+        tenant_id=user.tenant_id,
+        grants=tuple(g for role in roles for g in role.grants),
     )
