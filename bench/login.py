@@ -27,11 +27,15 @@ Run at Keycloak's defaults (argon2id m=7168 KiB, t=5, p=1) and Tenantry's (m=194
 p=1), with ``tenantry serve --workers N`` for each N of ``--workers``.
 
     .venv/bin/python bench/login.py [--seconds 12] [--clients 8] [--workers 1,2]
-                                    [--params keycloak,tenantry] [--wait-idle 600] [--profile]
+                                    [--params keycloak,tenantry] [--sequential 100] [--wait-idle 600]
+                                    [--profile]
 
-``--profile`` adds one run per parameter set (with the first worker count) recorded with py-spy
-(threads holding the GIL: the server's Python work besides the hash) and prints its hottest
-frames; the profiled run's rate is not reported. Exits 1 when any login failed.
+After each loaded run, ``--sequential N`` logins go through the server one request at a time, step
+by step (N authorize requests, then N login pages, ...), for the server's CPU per step without any
+contention: where the time besides the hash goes. ``--profile`` adds one run per parameter set
+(with the first worker count) recorded with py-spy (threads holding the GIL: the server's Python
+work besides the hash) and prints its hottest frames; the profiled run's rate is not reported.
+Exits 1 when any login failed.
 
 This module also holds the lean HTTP/1.1 client the token benchmark uses (``Connection``).
 """
@@ -109,6 +113,7 @@ class HttpError(Exception):
     def __init__(self, key: str, detail: str = "") -> None:
         super().__init__(f"{key}: {detail}" if detail else key)
         self.key = key
+        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -136,7 +141,8 @@ class Reply:
         return json.loads(self.body)
 
     def describe(self) -> str:
-        return f"{self.status}: {self.body[:300].decode(errors='replace')}"
+        """The start of the body, for error samples (their key carries the status)."""
+        return self.body[:300].decode(errors="replace")
 
 
 class Connection:
@@ -315,7 +321,7 @@ async def closed_loop(steps: Sequence[Step], seconds: float) -> Tally:
             try:
                 ok = await step(tally)
             except HttpError as error:
-                tally.error(error.key, str(error))
+                tally.error(error.key, error.detail)
                 continue
             if ok:
                 tally.ok += 1
@@ -426,57 +432,86 @@ class LoginResult:
     refresh_token: str
 
 
-async def login(world: LoginWorld, browser: Connection, backend: Connection, user: int, tally: Tally) -> LoginResult:
-    """One complete login (the four requests); raises ``HttpError`` on anything unexpected."""
-    email, password = world.users[user]
-    verifier, challenge = pkce_pair()
-    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+@dataclass
+class Attempt:
+    """One sign-in as it goes through the four steps."""
+
+    user: int
+    verifier: str
+    challenge: str
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    nonce: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    location: str = ""
+    csrf: str = ""
+    cookie: str = ""
+    code: str = ""
+
+    @classmethod
+    def new(cls, user: int) -> Attempt:
+        return cls(user, *pkce_pair())
+
+
+def _tenant_headers(world: LoginWorld) -> list[tuple[str, str]]:
+    return [("Host", world.tenant_host), ("User-Agent", "tenantry-bench")]
+
+
+async def step_authorize(world: LoginWorld, browser: Connection, attempt: Attempt) -> None:
+    """1. ``GET /api/v1/oauth2/authorize`` → 302 to ``/login?req=…``."""
     query = {
         "client_id": world.client_id,
         "redirect_uri": REDIRECT_URI,
         "response_type": "code",
         "scope": SCOPE,
-        "state": state,
-        "nonce": nonce,
-        "code_challenge": challenge,
+        "state": attempt.state,
+        "nonce": attempt.nonce,
+        "code_challenge": attempt.challenge,
         "code_challenge_method": "S256",
     }
-    tenant = [("Host", world.tenant_host), ("User-Agent", "tenantry-bench")]
+    reply = await browser.request("GET", "/api/v1/oauth2/authorize?" + urlencode(query), _tenant_headers(world))
+    attempt.location = reply.header("location") or ""
+    if reply.status != 302 or not attempt.location.startswith("/login?req="):
+        raise HttpError(f"authorize {reply.status}", reply.describe())
 
-    t0 = time.perf_counter()
-    first = await browser.request("GET", "/api/v1/oauth2/authorize?" + urlencode(query), tenant)
-    location = first.header("location") or ""
-    if first.status != 302 or not location.startswith("/login?req="):
-        raise HttpError(f"authorize {first.status}", first.describe())
-    t1 = time.perf_counter()
-    form_page = await browser.request("GET", location, tenant)
-    csrf = CSRF_FIELD.search(form_page.body)
-    cookie = form_page.cookies().get("tenantry_csrf")
-    if form_page.status != 200 or csrf is None or not cookie:
-        raise HttpError(f"login page {form_page.status}", form_page.describe())
-    t2 = time.perf_counter()
-    req = parse_qs(urlsplit(location).query)["req"][0]
-    fields = {"csrf_token": csrf.group(1).decode(), "req": req, "identifier": email, "password": password}
-    submitted = await browser.request(
+
+async def step_page(world: LoginWorld, browser: Connection, attempt: Attempt) -> None:
+    """2. ``GET /login?req=…`` → the form's CSRF token and cookie."""
+    reply = await browser.request("GET", attempt.location, _tenant_headers(world))
+    csrf = CSRF_FIELD.search(reply.body)
+    cookie = reply.cookies().get("tenantry_csrf")
+    if reply.status != 200 or csrf is None or not cookie:
+        raise HttpError(f"login page {reply.status}", reply.describe())
+    attempt.csrf, attempt.cookie = csrf.group(1).decode(), cookie
+
+
+async def step_submit(world: LoginWorld, browser: Connection, attempt: Attempt) -> None:
+    """3. ``POST /login`` → 302 to the redirect URI with the code and our state."""
+    email, password = world.users[attempt.user]
+    req = parse_qs(urlsplit(attempt.location).query)["req"][0]
+    fields = {"csrf_token": attempt.csrf, "req": req, "identifier": email, "password": password}
+    reply = await browser.request(
         "POST",
         "/login",
-        [*tenant, ("Content-Type", FORM), ("Cookie", f"tenantry_csrf={cookie}")],
+        [*_tenant_headers(world), ("Content-Type", FORM), ("Cookie", f"tenantry_csrf={attempt.cookie}")],
         urlencode(fields).encode(),
     )
-    callback = submitted.header("location") or ""
-    if submitted.status != 302 or not callback.startswith(REDIRECT_URI):
-        raise HttpError(f"login submit {submitted.status}", submitted.describe())
+    callback = reply.header("location") or ""
+    if reply.status != 302 or not callback.startswith(REDIRECT_URI):
+        raise HttpError(f"login submit {reply.status}", reply.describe())
     answer = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
-    if answer.get("state") != state or "code" not in answer:
+    if answer.get("state") != attempt.state or "code" not in answer:
         raise HttpError("callback", callback[:300])
-    t3 = time.perf_counter()
+    attempt.code = answer["code"]
+
+
+async def step_token(world: LoginWorld, backend: Connection, attempt: Attempt) -> LoginResult:
+    """4. ``POST /api/v1/oauth2/token`` (the application's backend) → the tokens."""
     exchange = {
         "grant_type": "authorization_code",
-        "code": answer["code"],
+        "code": attempt.code,
         "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier,
+        "code_verifier": attempt.verifier,
     }
-    token = await backend.request(
+    reply = await backend.request(
         "POST",
         "/api/v1/oauth2/token",
         [
@@ -486,15 +521,55 @@ async def login(world: LoginWorld, browser: Connection, backend: Connection, use
         ],
         urlencode(exchange).encode(),
     )
-    if token.status != 200:
-        raise HttpError(f"token {token.status}", token.describe())
-    doc = token.json()
-    if jwt_part(doc["id_token"], 1).get("nonce") != nonce:
+    if reply.status != 200:
+        raise HttpError(f"token {reply.status}", reply.describe())
+    doc = reply.json()
+    if jwt_part(doc["id_token"], 1).get("nonce") != attempt.nonce:
         raise HttpError("id_token nonce", "the ID token's nonce is not the request's")
+    return LoginResult(doc["access_token"], doc["id_token"], doc["refresh_token"])
+
+
+async def login(world: LoginWorld, browser: Connection, backend: Connection, user: int, tally: Tally) -> LoginResult:
+    """One complete login (the four requests); raises ``HttpError`` on anything unexpected."""
+    attempt = Attempt.new(user)
+    t0 = time.perf_counter()
+    await step_authorize(world, browser, attempt)
+    t1 = time.perf_counter()
+    await step_page(world, browser, attempt)
+    t2 = time.perf_counter()
+    await step_submit(world, browser, attempt)
+    t3 = time.perf_counter()
+    result = await step_token(world, backend, attempt)
     t4 = time.perf_counter()
     for name, seconds in (("authorize", t1 - t0), ("page", t2 - t1), ("submit", t3 - t2), ("token", t4 - t3)):
         tally.step(name, seconds)
-    return LoginResult(doc["access_token"], doc["id_token"], doc["refresh_token"])
+    return result
+
+
+def step_cpu(server: Server, world: LoginWorld, logins: int) -> dict[str, float]:
+    """The server's CPU ms per step of a login, one request at a time: ``logins`` sign-ins go
+    through step 1 one after the other, then all through step 2, and so on, and each step's CPU
+    is the server's (whole process tree) over its batch. Unlike the loaded run, nothing else
+    runs in the server meanwhile, so each step's own cost shows."""
+
+    async def go() -> dict[str, float]:
+        attempts = [Attempt.new(i % len(world.users)) for i in range(logins)]
+        cpu: dict[str, float] = {}
+        async with Connection("127.0.0.1", world.port) as browser, Connection("127.0.0.1", world.port) as backend:
+            for name, run in (
+                ("authorize", lambda a: step_authorize(world, browser, a)),
+                ("page", lambda a: step_page(world, browser, a)),
+                ("submit", lambda a: step_submit(world, browser, a)),
+                ("token", lambda a: step_token(world, backend, a)),
+            ):
+                before = server.cpu_seconds()
+                for attempt in attempts:
+                    await run(attempt)
+                cpu[name] = 1000 * (server.cpu_seconds() - before) / logins
+        return cpu
+
+    found: dict[str, float] = run_async(go())
+    return found
 
 
 def login_steps(world: LoginWorld, connections: list[tuple[Connection, Connection]]) -> list[Step]:
@@ -598,6 +673,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="on a shared machine: wait up to SECONDS for it to be idle before each measurement (default 0)",
     )
+    parser.add_argument(
+        "--sequential",
+        type=int,
+        default=100,
+        metavar="N",
+        help="also measure the server's CPU per step with N logins one at a time (default 100; 0: skip)",
+    )
     parser.add_argument("--profile", action="store_true", help="one more run per parameter set under py-spy")
     args = parser.parse_args(argv)
     args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
@@ -678,11 +760,22 @@ def bench_params(params: Argon2Params, args: argparse.Namespace, rows: list[dict
                 )
                 tally, meter, peak_mib = measure(server, world, args.seconds)
                 good, problems = verify_rs256(tally.tokens, world.jwks())
+                steps = step_cpu(server, world, args.sequential) if args.sequential else {}
                 log_tail = server.log_tail(30) if tally.error_count or warm.error_count else ""
                 profile = None
                 if args.profile and workers == args.workers[0]:
                     profile = profile_run(server, world, args.seconds, f"{params.name}-w{workers}")
             row = make_row(params, workers, args.clients, bare, tally, meter, peak_mib, warm, good, problems)
+            if steps:
+                row["sequentialCpuMs"] = steps
+                row["sequentialTotalMs"] = sum(steps.values())
+                row["sequentialOverheadMs"] = row["sequentialTotalMs"] - bare.cpu_ms
+                console.print(
+                    f"  one login at a time ({args.sequential} logins), server CPU ms per step: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+                    + f"; total {row['sequentialTotalMs']:.1f}"
+                    + f" = hash {bare.cpu_ms:.1f} + {row['sequentialOverheadMs']:.1f}"
+                )
             row["profile"] = profile
             rows.append(row)
             failures += row["errors"]
@@ -756,19 +849,20 @@ def make_row(
 
 COLUMNS = [
     Column("argon2", "argon2id"),
-    Column("workers", "workers"),
+    Column("workers", "W"),
     Column("clients", "clients"),
     Column("loginsPerSecond", "logins/s", "{:,.1f}"),
-    Column("verifiesPerSecond", "bare verifies/s", "{:,.1f}"),
-    Column("ratio", "logins ÷ verifies", "{:.2f}"),
+    Column("verifiesPerSecond", "verifies/s", "{:,.1f}"),
+    Column("ratio", "ratio", "{:.2f}"),
     Column("aim", "≥ 0.9"),
     Column("errors", "errors"),
-    Column("p50", "login p50 ms", "{:.0f}"),
-    Column("p99", "login p99 ms", "{:.0f}"),
+    Column("p50", "p50 ms", "{:.0f}"),
+    Column("p99", "p99 ms", "{:.0f}"),
     Column("submitP50", "POST /login p50 ms", "{:.0f}"),
     Column("hashCpuMs", "hash CPU ms", "{:.1f}"),
     Column("serverCpuMs", "server CPU ms/login", "{:.1f}"),
     Column("hashShare", "hash ÷ server CPU", "{:.2f}"),
+    Column("sequentialTotalMs", "server CPU ms/login, 1 at a time", "{:.1f}"),
     Column("clientCpuMs", "client CPU ms/login", "{:.1f}"),
     Column("hostCpuPercent", "host CPU %", "{:.0f}"),
     Column("otherCpuPercent", "other CPU %", "{:.0f}"),
@@ -783,6 +877,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings: list[str] = []
     failures = sum(bench_params(PARAMS[name], args, rows, warnings) for name in args.params)
     notes = [
+        "W = tenantry serve --workers; verifies/s = bare argon2id verifications per second in one process per CPU;"
+        " ratio = logins/s ÷ verifies/s (aim ≥ 0.9); p50/p99 = latency of a complete login.",
         f"{args.seconds:g} s per measurement; {args.clients} concurrent clients, one user each; a login = authorize"
         " → GET /login → POST /login → POST /oauth2/token (authorization_code + PKCE), checked end to end.",
         f"bare verifies/s: argon2-cffi PasswordHasher.verify in {CPUS} processes (one per CPU) for the same wall"
@@ -791,7 +887,8 @@ def main(argv: list[str] | None = None) -> int:
         " from 127.0.0.1; each user signs in several times a second).",
         "hash CPU ms: CPU per bare verification; server CPU ms/login: the server's process tree per login (the hash"
         " included); hash ÷ server CPU: the same ratio in CPU time, which other load on the machine disturbs much less"
-        " than the rates; client CPU: this load generator. host CPU %: the whole machine; other CPU %: processes"
+        " than the rates; 1 at a time: the same with one request in the server at a time (--sequential), without"
+        " contention; client CPU: this load generator. host CPU %: the whole machine; other CPU %: processes"
         " outside the benchmark (noise).",
         *warnings,
     ]

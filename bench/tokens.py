@@ -27,7 +27,12 @@ A sample of each run's access tokens (and ID tokens) is checked to be RS256 JWTs
 JWKS verifies. The aim: Tenantry ahead of oidc-provider (ratio ≥ 1).
 
     .venv/bin/python bench/tokens.py [--seconds 10] [--clients 16] [--workers 1,2]
-                                     [--grants client_credentials,refresh_token] [--wait-idle 600] [--profile]
+                                     [--grants client_credentials,refresh_token] [--wait-idle 600] [--floor]
+                                     [--profile]
+
+``--floor`` adds, for client_credentials, the same load on a bare token endpoint in Python on the same
+uvicorn: plain ASGI code, and a FastAPI app with that one route (see ``floor_app``): how far Tenantry
+is from what its stack allows, as opposed to what the language or server allow.
 
 The first run installs the peer's npm package (``npm install`` in ``bench/peers/oidc_provider``)
 when its ``node_modules`` is missing. ``--profile`` adds, per grant and worker count, a run of
@@ -73,6 +78,8 @@ from common import (
     summarize_collapsed,
     tenantry_env,
 )
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from login import (
     CPUS,
     FORM,
@@ -303,6 +310,157 @@ class PeerServer:
         return token
 
 
+# --------------------------------------------------------------------------- the floor (--floor)
+
+
+FLOOR_CLIENT = ("floor-client", "floor-client-secret")
+FLOOR_KEY_ENV = "TENANTRY_BENCH_FLOOR_KEY"
+
+
+def floor_app() -> Any:
+    """``--floor``: the least a Python server on the same uvicorn (uvloop, httptools) can do per
+    client_credentials token. ``POST /raw/token`` is answered by plain ASGI code, ``POST /token``
+    by a FastAPI app with that one async route; both read the form, check HTTP Basic against one
+    client (SHA-256 of the secret, as Tenantry), and sign the claims of Tenantry's M2M token with
+    RS256 (joserfc, the 2048-bit key in TENANTRY_BENCH_FLOOR_KEY, shared by the workers).
+    Nothing else: no database, routing table, dependencies or middleware. Run by uvicorn as
+    ``tokens:floor_app --factory``."""
+    import hmac
+    from urllib.parse import parse_qsl
+
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    key = RSAKey.import_key(os.environ[FLOOR_KEY_ENV])
+    secret_hash = hashlib.sha256(FLOOR_CLIENT[1].encode()).hexdigest()
+    issuer = "http://floor.test"
+    no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+    def issue(authorization: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}
+        try:
+            raw = base64.b64decode((authorization or "").removeprefix("Basic ")).decode()
+        except ValueError:
+            return 401, {"error": "invalid_client"}
+        client_id, _, secret = raw.partition(":")
+        expected = hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), secret_hash)
+        if client_id != FLOOR_CLIENT[0] or not expected:
+            return 401, {"error": "invalid_client"}
+        now = int(time.time())
+        claims = {
+            "iss": issuer,
+            "sub": client_id,
+            "aud": [issuer],
+            "client_id": client_id,
+            "app_id": "floor-application",
+            "iat": now,
+            "exp": now + 3600,
+            "jti": secrets.token_hex(13),
+        }
+        token = jwt.encode({"alg": "RS256", "kid": "floor", "typ": "JWT"}, claims, key, algorithms=["RS256"])
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+
+    api = FastAPI()
+
+    @api.post("/token")
+    async def token(request: Request) -> JSONResponse:
+        status, doc = issue(request.headers.get("authorization"), await request.body())
+        return JSONResponse(doc, status, headers=no_store)
+
+    @api.get("/jwks")
+    async def jwks() -> dict[str, Any]:
+        return {"keys": [{**key.as_dict(private=False), "kid": "floor", "alg": "RS256", "use": "sig"}]}
+
+    async def app(scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+        if scope["type"] != "http" or scope["path"] != "/raw/token":
+            await api(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+        status, doc = issue(authorization, body)
+        payload = json.dumps(doc).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"pragma", b"no-cache"),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    return app
+
+
+class FloorServer:
+    """``uvicorn tokens:floor_app --factory --workers W`` on 127.0.0.1 and a free port."""
+
+    def __init__(self, *, workers: int, log_path: Path, ready_timeout: float = 60.0) -> None:
+        self.port = free_port()
+        self.workers = workers
+        self.log_path = log_path
+        self.ready_timeout = ready_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Self:
+        from joserfc.jwk import RSAKey
+
+        pem = RSAKey.generate_key(2048, private=True).as_pem(private=True)
+        env = {**os.environ, FLOOR_KEY_ENV: pem.decode()}
+        command = [sys.executable, "-m", "uvicorn", "tokens:floor_app", "--factory"]
+        command += ["--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            deadline = time.monotonic() + self.ready_timeout
+            ready = 0
+            while ready < 3:  # a few answers in a row: with several workers, let them all start
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the floor server did not start:\n{self.log_path.read_text(errors='replace')}")
+                try:
+                    ready = ready + 1 if httpx.get(f"http://127.0.0.1:{self.port}/jwks", timeout=2).is_success else 0
+                except httpx.HTTPError:
+                    ready = 0
+                time.sleep(0.5 if ready else 0.1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def processes(self) -> list[psutil.Process]:
+        return process_tree(self.process.pid) if self.process is not None else []
+
+    def jwks(self) -> dict[str, Any]:
+        response = httpx.get(f"http://127.0.0.1:{self.port}/jwks", timeout=30)
+        response.raise_for_status()
+        keys: dict[str, Any] = response.json()
+        return keys
+
+    def stop(self) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, 9)  # its own session: only what it started
+                proc.wait(timeout=10)
+
+
 # --------------------------------------------------------------------------- load
 
 
@@ -476,6 +634,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="on a shared machine: wait up to SECONDS for it to be idle before each measurement (default 0)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure a bare ASGI and a bare FastAPI token endpoint on the same uvicorn (client_credentials)",
+    )
     parser.add_argument("--profile", action="store_true", help="one more Tenantry run per grant under py-spy")
     args = parser.parse_args(argv)
     args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
@@ -556,6 +719,10 @@ def bench_workers(
                 if args.profile:
                     profile = profile_tenantry(server, ours, args.seconds, f"{grant}-w{workers}")
             row = make_row(grant, workers, place, args.clients, mine, peers)
+            if args.floor and grant == "client_credentials":
+                floor = measure_floor(workers, place, data_dir, args, notes)
+                row["errors"] += floor.pop("errors", 0)
+                row.update(floor)
             row["profile"] = profile
             rows.append(row)
             for name, result in (("tenantry", mine), ("oidc-provider", peers)):
@@ -573,6 +740,40 @@ def bench_workers(
             if profile is not None:
                 print_profile(f"tenantry {grant}, {workers} worker(s)", profile)
     return rows
+
+
+def measure_floor(
+    workers: int, place: Placement, data_dir: Path, args: argparse.Namespace, notes: list[str]
+) -> dict[str, Any]:
+    """``--floor``: the bare ASGI and the bare FastAPI token endpoints, placed like the servers."""
+    found: dict[str, Any] = {}
+    with FloorServer(workers=workers, log_path=data_dir / f"floor-w{workers}.log") as floor:
+        for key, path in (("floorRaw", "/raw/token"), ("floorFastapi", "/token")):
+            target = Target(key, floor.port, f"127.0.0.1:{floor.port}", path, floor.processes, floor.jwks)
+            clients = [
+                TokenClient(target, basic_auth(*FLOOR_CLIENT), "client_credentials") for _ in range(args.clients)
+            ]
+            with load_generator_on(place.load_cpus):
+                wait_idle(args.wait_idle, f"floor {path}, {workers} worker(s)", notes)
+                if place.server_cpus is not None:
+                    pin(floor.processes(), place.server_cpus)
+                result = measure(target, clients, args.seconds)
+            found.update({k: v for k, v in side(key, result).items() if not k.endswith("ErrorsByKind")})
+            found["errors"] = found.get("errors", 0) + result.errors
+            for sample in [*result.tally.samples, *result.problems[:5]]:
+                console.print(f"    [red]floor error[/red] {sample}")
+            if result.meter.other_cores > NOISE_CORES:
+                warning = (
+                    f"floor {path}, {workers} worker(s): processes outside the benchmark used"
+                    f" {result.meter.other_cores:.2f} CPU during the measurement: figures are disturbed."
+                )
+                console.print(f"[yellow]warning:[/yellow] {warning}")
+                notes.append(warning)
+            console.print(
+                f"  floor {path}, {workers} worker(s): {result.tally.rate:,.0f}/s"
+                f" ({found[key + 'CpuMs']:.2f} ms CPU each, p50 {found[key + 'P50']:.1f} ms)"
+            )
+    return found
 
 
 def _tenantry_jwks(server: Server) -> Callable[[], dict[str, Any]]:
@@ -636,22 +837,24 @@ def make_row(
 
 COLUMNS = [
     Column("grant", "grant"),
-    Column("workers", "workers"),
+    Column("workers", "W"),
     Column("cpus", "server CPUs"),
     Column("clients", "clients"),
-    Column("tenantryPerSecond", "Tenantry tokens/s", "{:,.0f}"),
-    Column("peerPerSecond", "oidc-provider tokens/s", "{:,.0f}"),
-    Column("ratio", "Tenantry ÷ oidc-provider", "{:.2f}"),
+    Column("tenantryPerSecond", "Tenantry/s", "{:,.0f}"),
+    Column("peerPerSecond", "peer/s", "{:,.0f}"),
+    Column("ratio", "ratio", "{:.2f}"),
     Column("aim", "≥ 1"),
-    Column("tenantryP50", "Tenantry p50 ms", "{:.1f}"),
-    Column("tenantryP99", "Tenantry p99 ms", "{:.1f}"),
-    Column("peerP50", "oidc-provider p50 ms", "{:.1f}"),
-    Column("peerP99", "oidc-provider p99 ms", "{:.1f}"),
-    Column("tenantryCpuMs", "Tenantry CPU ms/token", "{:.2f}"),
-    Column("peerCpuMs", "oidc-provider CPU ms/token", "{:.2f}"),
+    Column("tenantryP50", "T p50 ms", "{:.1f}"),
+    Column("tenantryP99", "T p99 ms", "{:.1f}"),
+    Column("peerP50", "peer p50 ms", "{:.1f}"),
+    Column("peerP99", "peer p99 ms", "{:.1f}"),
+    Column("tenantryCpuMs", "T CPU ms", "{:.2f}"),
+    Column("peerCpuMs", "peer CPU ms", "{:.2f}"),
     Column("cpuRatio", "CPU ratio", "{:.2f}"),
-    Column("tenantryRssMiB", "Tenantry peak RSS MiB", "{:.0f}"),
-    Column("peerRssMiB", "oidc-provider peak RSS MiB", "{:.0f}"),
+    Column("tenantryRssMiB", "T peak RSS MiB", "{:.0f}"),
+    Column("peerRssMiB", "peer peak RSS MiB", "{:.0f}"),
+    Column("floorRawPerSecond", "floor ASGI/s", "{:,.0f}"),
+    Column("floorFastapiPerSecond", "floor FastAPI/s", "{:,.0f}"),
     Column("errors", "errors"),
     Column("otherCpuPercent", "other CPU %", "{:.0f}"),
 ]
@@ -673,6 +876,8 @@ def main(argv: list[str] | None = None) -> int:
         for workers in args.workers:
             rows += bench_workers(workers, env, app, port, data_dir, args, warnings)
     notes = [
+        "T = Tenantry, peer = oidc-provider; ratio = Tenantry tokens/s ÷ oidc-provider tokens/s (aim ≥ 1); W = workers"
+        " (processes) of each server; CPU ms = the server's CPU per token.",
         f"{args.seconds:g} s per measurement after {WARMUP_SECONDS:g} s of warm-up; {args.clients} concurrent"
         " keep-alive clients, HTTP Basic client authentication on every request; one load generator (this"
         " process) for both.",
@@ -684,9 +889,11 @@ def main(argv: list[str] | None = None) -> int:
         "refresh_token: each answer carries a new access token, ID token and refresh token on both sides. Each"
         " client's first refresh token comes from one login (Tenantry's hosted login with TENANTRY_RATE_LIMITS"
         f"='{json.dumps(RATE_LIMITS)}'; oidc-provider's dev interactions).",
-        "CPU ms/token: the server's process tree per token; CPU ratio: oidc-provider's CPU per token ÷ Tenantry's, the"
+        "CPU ms: the server's process tree per token; CPU ratio: oidc-provider's CPU per token ÷ Tenantry's, the"
         " comparison in CPU time, which other load on the machine disturbs much less than the rates. other CPU %:"
         " processes outside the benchmark (noise).",
+        "floor (--floor): the same client_credentials load on a bare token endpoint in Python on the same uvicorn"
+        " (plain ASGI; FastAPI with one route): parse, check the client, sign the same claims with RS256.",
         *warnings,
     ]
     report(
