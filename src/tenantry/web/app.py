@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from tenantry.bootstrap import Services
 from tenantry.web import health
 from tenantry.web.api import applications, audit, clients, invitations, roles, tenants, users, workflows
-from tenantry.web.auth import BearerAuthenticator
+from tenantry.web.auth import BearerAuthenticator, ClientCache
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
 from tenantry.web.errors import install_error_handlers
@@ -54,6 +54,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.services = services
     app.state.applications = ApplicationResolver(services.core)
     app.state.bearer = BearerAuthenticator(services.core, services.keys)
+    app.state.clients = ClientCache(services.core)
     app.state.limits = RateLimits(services.settings)
     app.state.purger = purger
     app.state.mailer = mailer

@@ -46,6 +46,7 @@ def get_client(client_id: str, core: CoreDep, actor: PrincipalDep) -> dict[str, 
 def delete_client(client_id: str, request: Request, core: CoreDep, actor: PrincipalDep) -> Response:
     clients.delete_client(core, actor, client_id)
     request.app.state.bearer.forget(client_id)
+    request.app.state.clients.forget(client_id)
     return Response(status_code=204)
 
 
