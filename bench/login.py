@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -62,6 +63,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import psutil
 from common import (
     RESULTS_DIR,
     Column,
@@ -170,6 +172,18 @@ class Connection:
             self._writer.close()
         self._reader = self._writer = None
 
+    async def open(self) -> None:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+
+    @property
+    def local_port(self) -> int | None:
+        """This end's port while open: how the server's processes see the connection."""
+        if self._writer is None:
+            return None
+        sockname = self._writer.get_extra_info("sockname")
+        return int(sockname[1]) if sockname else None
+
     async def request(self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> Reply:
         lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
         if body or method in ("POST", "PUT", "PATCH"):
@@ -178,8 +192,7 @@ class Connection:
 
     async def send(self, raw: bytes) -> Reply:
         """Send a complete request (head and body) and read its answer."""
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        await self.open()
         assert self._reader is not None and self._writer is not None
         try:
             self._writer.write(raw)
@@ -359,6 +372,52 @@ def wait_idle(timeout: float, what: str, notes: list[str]) -> None:
         warning = f"{what}: the machine was {busy:.0f}% busy before the measurement: figures are disturbed."
         console.print(f"[yellow]warning:[/yellow] {warning}")
         notes.append(warning)
+
+
+def connection_owners(ports: set[int], processes: Iterable[psutil.Process]) -> dict[int, int]:
+    """Which process (pid) holds the server end of each of our connections (by our local port)."""
+    owners: dict[int, int] = {}
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.raddr and conn.raddr.port in ports and conn.status == psutil.CONN_ESTABLISHED:
+                    owners[conn.raddr.port] = proc.pid
+    return owners
+
+
+async def balance(
+    connections: Sequence[Connection], processes: Callable[[], list[psutil.Process]], workers: int, rounds: int = 30
+) -> dict[int, int]:
+    """Open ``connections`` spread evenly over the server's ``workers`` processes, as a load
+    balancer would: uvicorn's workers share one listening socket, and whichever is awake first
+    accepts a whole burst of connections, so a few long-lived keep-alive connections can all end
+    up on one worker. Connections on a worker above its share are reopened until the split is
+    even (or ``rounds`` run out). Returns connections per worker pid."""
+    if workers <= 1:
+        return {}
+    share = -(-len(connections) // workers)
+    per_worker: Counter[int] = Counter()
+    for _ in range(rounds):
+        for connection in connections:
+            await connection.open()
+        await asyncio.sleep(0.05)  # let the workers accept them
+        by_port = {c.local_port: c for c in connections if c.local_port is not None}
+        owners = connection_owners(set(by_port), processes())
+        per_worker = Counter(owners.values())
+        surplus: list[Connection] = []
+        seen: Counter[int] = Counter()
+        for port, connection in by_port.items():
+            pid = owners.get(port)
+            if pid is None:
+                continue
+            seen[pid] += 1
+            if seen[pid] > share:
+                surplus.append(connection)
+        if not surplus and len(per_worker) >= min(workers, len(connections)):
+            break
+        for connection in surplus:
+            connection.close()
+    return dict(per_worker)
 
 
 # --------------------------------------------------------------------------- the login world
@@ -585,10 +644,15 @@ def login_steps(world: LoginWorld, connections: list[tuple[Connection, Connectio
     return [make(i, b, k) for i, (b, k) in enumerate(connections)]
 
 
-def run_logins(world: LoginWorld, seconds: float) -> Tally:
+def run_logins(world: LoginWorld, seconds: float, server: Server | None = None) -> Tally:
+    """Logins from one client per user for ``seconds``; with ``server``, the connections are
+    first spread evenly over its workers (``balance``)."""
+
     async def go() -> Tally:
         connections = [(Connection("127.0.0.1", world.port), Connection("127.0.0.1", world.port)) for _ in world.users]
         try:
+            if server is not None:
+                await balance([c for pair in connections for c in pair], server.processes, server.workers)
             return await closed_loop(login_steps(world, connections), seconds)
         finally:
             for browser, backend in connections:
@@ -692,15 +756,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def warm_up(world: LoginWorld) -> Tally:
+def warm_up(world: LoginWorld, server: Server) -> Tally:
     """One login per client plus a second of load: connections, caches and the threadpool."""
-    return run_logins(world, 1.0)
+    return run_logins(world, 1.0, server)
 
 
 def measure(server: Server, world: LoginWorld, seconds: float) -> tuple[Tally, CpuMeter, float]:
     meter = CpuMeter(server=server.processes)
     with server.sample_rss() as rss, meter:
-        tally = run_logins(world, seconds)
+        tally = run_logins(world, seconds, server)
     return tally, meter, rss.peak_mib
 
 
@@ -708,7 +772,7 @@ def profile_run(server: Server, world: LoginWorld, seconds: float, name: str) ->
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"login-{name}.pyspy.txt"
     with server.py_spy(path) as recorded:
-        run_logins(world, seconds)
+        run_logins(world, seconds, server)
     if recorded is None or not recorded.exists():
         return None
     found = summarize_collapsed(recorded, top=400)
@@ -751,7 +815,7 @@ def bench_params(params: Argon2Params, args: argparse.Namespace, rows: list[dict
             with Server(env, port=port, workers=workers, log_path=data_dir / f"serve-w{workers}.log") as server:
                 if world is None:
                     world = make_world(server, app.client_id, app.client_secret, args.clients)
-                warm = warm_up(world)
+                warm = warm_up(world, server)
                 wait_idle(args.wait_idle, f"{params.name}, {workers} worker(s)", notes)
                 bare = bare_argon2(params, args.seconds)
                 console.print(
@@ -836,13 +900,16 @@ def make_row(
         "otherCpuPercent": 100 * meter.other_cores / CPUS,
         "rssMiB": peak_mib,
         "tokensVerified": good_tokens,
+        "workerCpuSplit": "/".join(f"{100 * share:.0f}" for share in meter.shares("server", workers)),
     }
     steps = ", ".join(f"{k} {v:.1f}" for k, v in row["stepsP50"].items())
     console.print(
         f"  logins, {workers} worker(s), {clients} clients: {tally.rate:,.1f} logins/s = {ratio:.2f} of bare"
         f" (p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms; step p50 ms: {steps}); {row['errors']} error(s);"
         f" CPU ms/login: server {server_ms:.1f} (hash {bare.cpu_ms:.1f}), client {row['clientCpuMs']:.1f};"
-        f" host {row['hostCpuPercent']:.0f}% busy; peak RSS {peak_mib:.0f} MiB; {good_tokens} RS256 tokens verified"
+        f" host {row['hostCpuPercent']:.0f}% busy"
+        + (f" (worker CPU split % {row['workerCpuSplit']})" if workers > 1 else "")
+        + f"; peak RSS {peak_mib:.0f} MiB; {good_tokens} RS256 tokens verified"
     )
     return row
 

@@ -90,6 +90,7 @@ from login import (
     LoginWorld,
     Step,
     Tally,
+    balance,
     basic_auth,
     closed_loop,
     login,
@@ -526,10 +527,15 @@ class TokenClient:
         return True
 
 
-def drive(clients: Sequence[TokenClient], seconds: float) -> Tally:
+def drive(clients: Sequence[TokenClient], seconds: float, workers: int = 1) -> Tally:
+    """Run ``clients`` for ``seconds``, their connections first spread evenly over the server's
+    ``workers`` processes (``login.balance``)."""
+
     async def go() -> Tally:
         steps: list[Step] = [c.step for c in clients]
         try:
+            if workers > 1:
+                await balance([c.connection for c in clients], clients[0].target.processes, workers)
             return await closed_loop(steps, seconds)
         finally:
             for client in clients:
@@ -566,11 +572,11 @@ def load_generator_on(cpus: set[int] | None) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def measure(target: Target, clients: Sequence[TokenClient], seconds: float) -> Measured:
-    warm = drive(clients, WARMUP_SECONDS)
+def measure(target: Target, clients: Sequence[TokenClient], seconds: float, workers: int) -> Measured:
+    warm = drive(clients, WARMUP_SECONDS, workers)
     meter = CpuMeter(server=target.processes)
     with PeakRss(target.processes) as rss, meter:
-        tally = drive(clients, seconds)
+        tally = drive(clients, seconds, workers)
     tally.errors.update(warm.errors)
     tally.samples.extend(warm.samples)
     good, problems = verify_rs256(tally.tokens, target.jwks())
@@ -604,7 +610,7 @@ def profile_tenantry(
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"tokens-{name}.pyspy.txt"
     with server.py_spy(path) as recorded:
-        drive(clients, seconds)
+        drive(clients, seconds, server.workers)
     if recorded is None or not recorded.exists():
         return None
     found = summarize_collapsed(recorded, top=400)
@@ -710,11 +716,11 @@ def bench_workers(
                 wait_idle(args.wait_idle, f"{what}, tenantry", notes)
                 if place.server_cpus is not None:
                     pin(server.processes(), place.server_cpus)
-                mine = measure(tenantry_target, ours, args.seconds)
+                mine = measure(tenantry_target, ours, args.seconds, workers)
                 wait_idle(args.wait_idle, f"{what}, oidc-provider", notes)
                 if place.server_cpus is not None:
                     pin(peer.processes(), place.server_cpus)
-                peers = measure(peer_target, theirs, args.seconds)
+                peers = measure(peer_target, theirs, args.seconds, workers)
                 profile = None
                 if args.profile:
                     profile = profile_tenantry(server, ours, args.seconds, f"{grant}-w{workers}")
@@ -757,7 +763,7 @@ def measure_floor(
                 wait_idle(args.wait_idle, f"floor {path}, {workers} worker(s)", notes)
                 if place.server_cpus is not None:
                     pin(floor.processes(), place.server_cpus)
-                result = measure(target, clients, args.seconds)
+                result = measure(target, clients, args.seconds, workers)
             found.update({k: v for k, v in side(key, result).items() if not k.endswith("ErrorsByKind")})
             found["errors"] = found.get("errors", 0) + result.errors
             for sample in [*result.tally.samples, *result.problems[:5]]:
@@ -771,7 +777,8 @@ def measure_floor(
                 notes.append(warning)
             console.print(
                 f"  floor {path}, {workers} worker(s): {result.tally.rate:,.0f}/s"
-                f" ({found[key + 'CpuMs']:.2f} ms CPU each, p50 {found[key + 'P50']:.1f} ms)"
+                f" ({found[key + 'CpuMs']:.2f} ms CPU each, p50 {found[key + 'P50']:.1f} ms,"
+                f" CPU split % {found[key + 'CpuSplit']})"
             )
     return found
 
@@ -802,6 +809,8 @@ def side(prefix: str, result: Measured) -> dict[str, Any]:
         f"{prefix}RssMiB": result.peak_mib,
         f"{prefix}Verified": result.verified,
         f"{prefix}OtherCpuPercent": 100 * meter.other_cores / CPUS,
+        # how the server's CPU split over its processes (workers; oidc-provider's cluster primary)
+        f"{prefix}CpuSplit": "/".join(f"{100 * share:.0f}" for share in meter.shares("server", 3) if share >= 0.005),
     }
 
 
@@ -827,9 +836,11 @@ def make_row(
     console.print(
         f"  {grant}, {workers} worker(s) on {place.label}: tenantry {mine.tally.rate:,.0f}/s"
         f" (p50 {row['tenantryP50']:.1f} ms, p99 {row['tenantryP99']:.1f} ms, {row['tenantryCpuMs']:.2f} ms CPU each,"
-        f" peak RSS {mine.peak_mib:.0f} MiB) vs oidc-provider {peers.tally.rate:,.0f}/s"
+        f" peak RSS {mine.peak_mib:.0f} MiB, CPU split % {row['tenantryCpuSplit']})"
+        f" vs oidc-provider {peers.tally.rate:,.0f}/s"
         f" (p50 {row['peerP50']:.1f} ms, p99 {row['peerP99']:.1f} ms, {row['peerCpuMs']:.2f} ms CPU each,"
-        f" peak RSS {peers.peak_mib:.0f} MiB): ratio {ratio:.2f}; errors {mine.errors}/{peers.errors};"
+        f" peak RSS {peers.peak_mib:.0f} MiB, CPU split % {row['peerCpuSplit']}):"
+        f" ratio {ratio:.2f}; errors {mine.errors}/{peers.errors};"
         f" verified RS256 {mine.verified}/{peers.verified}"
     )
     return row
