@@ -52,7 +52,8 @@ typecheck:
 bench: install-dev
 	@./scripts/system-deps.sh
 	@url=$$(PGPORT=54339 PGDIR=/tmp/tenantry-bench-pg ./scripts/pg-test.sh start) && export TENANTRY_BENCH_PG_URL=$$url; \
-	 $(BIN)/python bench/create_users.py; rc=$$?; PGPORT=54339 PGDIR=/tmp/tenantry-bench-pg ./scripts/pg-test.sh stop; exit $$rc
+	 $(BIN)/python bench/create_users.py && $(BIN)/python bench/login.py && $(BIN)/python bench/tokens.py; \
+	 rc=$$?; PGPORT=54339 PGDIR=/tmp/tenantry-bench-pg ./scripts/pg-test.sh stop; exit $$rc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
