@@ -25,6 +25,7 @@ def test_email_invitation_accepted_on_the_hosted_page(any_api: Api) -> None:
     with browser_for(any_api) as browser:
         form = browser.get(link)
         assert form.status_code == 200 and email in form.text
+        assert "invited you to join" in form.text  # who invited: the application, for a client
         code = link.split("code=")[1]
         done = browser.post(
             link.split("?")[0],

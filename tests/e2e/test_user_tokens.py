@@ -43,3 +43,21 @@ def test_plain_user_reads_self_but_cannot_invite(api: Api) -> None:
         "POST", "/new-user-invitation/invite-user", token=token, json={"tenantId": tenant["id"], "email": rand_email()}
     )
     assert refused.status_code in (403, 404)
+
+
+def test_the_invitee_sees_who_invited_them(api: Api) -> None:
+    from tests.e2e.oidc_helpers import browser_for as browser
+    from tests.e2e.test_signup import last_email, link_in
+
+    token, tenant, user = user_token(api, "tenant-admin")
+    api.call("PATCH", f"/users/{user['id']}", json={"fullName": "Grace Hopper"})
+    email = rand_email()
+    assert (
+        api.call(
+            "POST", "/new-user-invitation/invite-user", token=token, json={"tenantId": tenant["id"], "email": email}
+        ).status_code
+        == 200
+    )
+    with browser(api) as b:
+        page = b.get(link_in(last_email(api, email)))
+    assert "Grace Hopper</strong> invited you" in page.text

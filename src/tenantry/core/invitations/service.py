@@ -325,6 +325,7 @@ class OpenInvitation:
     invitation: Invitation
     tenant: Tenant
     user: User | None  # existing-user invitations
+    inviter: str | None = None  # who sent it, as the invitee may read it
 
 
 def open_invitation(ctx: CoreContext, application: Application, code: str, kind: InvitationKind) -> OpenInvitation:
@@ -337,9 +338,17 @@ def open_invitation(ctx: CoreContext, application: Application, code: str, kind:
             raise InvitationUnusable(invitation.status_at(ctx.clock.now()))
         tenant = uow.tenants.get(invitation.tenant_id)
         user = uow.users.get(invitation.user_id) if invitation.user_id else None
+        sender = uow.users.get(invitation.invited_by) if invitation.invited_by else None
     if tenant is None or not tenant.is_usable or (kind is InvitationKind.EXISTING_USER and user is None):
         raise InvitationUnusable()
-    return OpenInvitation(invitation, tenant, user)
+    inviter = None
+    if sender is not None and sender.tenant_id == tenant.id:
+        inviter = (
+            sender.profile.get("fullName")
+            or " ".join(p for p in (sender.profile.get("givenName"), sender.profile.get("familyName")) if p)
+            or sender.email
+        )
+    return OpenInvitation(invitation, tenant, user, inviter or application.display_name)
 
 
 def _check_password(ctx: CoreContext, uow: UnitOfWork, tenant: Tenant, password: str | None, email: str) -> None:

@@ -49,6 +49,7 @@ def _form_page(
             "action": PATHS[opened.invitation.kind],
             "code": code,
             "email": opened.invitation.email,
+            "inviter": opened.inviter,
             "ask_email": opened.invitation.invitation_type is InvitationType.LINK,
             "ask_password": not existing or (user is not None and user.identity_provider_type == "WRISTBAND"),
             "profile_fields": [] if existing else schema_fields(services, application, opened.tenant),
