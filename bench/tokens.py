@@ -21,7 +21,9 @@ the machine's CPUs, both servers (every thread of every process) are pinned to C
 load generator to the others, so the servers are compared on the same W cores and the load
 generator does not take from them; with W = the CPU count nothing is pinned (the load generator
 then shares the cores). The defaults, ``--workers 1,2`` on 2 CPUs, give a one-core comparison
-(``taskset -c 0`` alike) and a two-core one.
+(``taskset -c 0`` alike) and a two-core one. With W > 1 the clients' connections are first spread
+evenly over each server's processes (``login.balance``): uvicorn's workers share one listening
+socket and one of them may otherwise accept every keep-alive connection.
 
 A sample of each run's access tokens (and ID tokens) is checked to be RS256 JWTs that the server's
 JWKS verifies. The aim: Tenantry ahead of oidc-provider (ratio ≥ 1).
