@@ -15,8 +15,7 @@ from tenantry.core.context import CoreContext
 from tenantry.core.errors import InvalidState
 from tenantry.core.identity_providers.model import BUILT_IN_NAME
 from tenantry.core.invitations.model import InvitationStatus
-from tenantry.core.mail.model import EmailKind
-from tenantry.core.policies.model import EmailPolicy, PolicyKind, SignupPolicy, Verification
+from tenantry.core.policies.model import PolicyKind, SignupPolicy, Verification
 from tenantry.core.policies.service import password_policy, resolved
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant
@@ -128,7 +127,6 @@ def request_activation(ctx: CoreContext, application: Application, tenant: Tenan
     if user.status not in PENDING:
         raise InvalidState("user_not_pending_activation", "The user is not waiting for activation")
     with ctx.uow(application.id, write=True) as uow:
-        emails: EmailPolicy = resolved(uow, PolicyKind.EMAIL, tenant.id)
         signup: SignupPolicy = resolved(uow, PolicyKind.SIGNUP, tenant.id)
         code = send_code(
             uow,
@@ -137,9 +135,6 @@ def request_activation(ctx: CoreContext, application: Application, tenant: Tenan
             tenant=tenant,
             user=user,
             kind=ACTIVATION,
-            email_kind=EmailKind.USER_ACTIVATION,
-            minutes=emails.activation_minutes,
-            url_override=emails.activation_url,
             with_otp=signup.verification is Verification.ACTIVATION_CODE,
         )
         uow.commit()
@@ -156,7 +151,6 @@ def request_password_reset(ctx: CoreContext, application: Application, tenant: T
         user = uow.users.find_for_login(tenant.id, provider.id, email) if provider else None
         if user is None or user.status is not UserStatus.ACTIVE or user.email.lower() != email.lower():
             return
-        emails: EmailPolicy = resolved(uow, PolicyKind.EMAIL, tenant.id)
         send_code(
             uow,
             ctx,
@@ -164,9 +158,6 @@ def request_password_reset(ctx: CoreContext, application: Application, tenant: T
             tenant=tenant,
             user=user,
             kind=RESET_PASSWORD,
-            email_kind=EmailKind.FORGOT_PASSWORD,
-            minutes=emails.reset_password_minutes,
-            url_override=emails.reset_password_url,
         )
         uow.commit()
 

@@ -12,6 +12,8 @@ from tenantry.core.auth.model import EmailCode, new_otp, new_token, token_hash
 from tenantry.core.context import CoreContext
 from tenantry.core.ids import new_id
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage
+from tenantry.core.policies.model import EmailPolicy, PolicyKind
+from tenantry.core.policies.service import resolved
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
@@ -21,6 +23,11 @@ ACTIVATION = "activation"
 VERIFICATION = "verification"
 RESET_PASSWORD = "reset_password"
 
+CODE_EMAILS: dict[str, tuple[EmailKind, str, str]] = {
+    ACTIVATION: (EmailKind.USER_ACTIVATION, "activation_minutes", "activation_url"),
+    VERIFICATION: (EmailKind.EMAIL_VERIFICATION, "verification_minutes", "verification_url"),
+    RESET_PASSWORD: (EmailKind.FORGOT_PASSWORD, "reset_password_minutes", "reset_password_url"),
+}
 HOSTED_PATHS = {ACTIVATION: "/activate", VERIFICATION: "/verify-email", RESET_PASSWORD: "/reset-password"}
 
 
@@ -42,9 +49,6 @@ def send_code(
     tenant: Tenant,
     user: User,
     kind: str,
-    email_kind: EmailKind,
-    minutes: int,
-    url_override: str | None,
     with_otp: bool = False,
     data: dict[str, str] | None = None,
 ) -> EmailCode:
@@ -52,6 +56,12 @@ def send_code(
     ``data`` keeps the previous code's (the client to land on, the invitation to complete)."""
     if ctx.renderer is None:
         raise RuntimeError("no email renderer configured")
+    # What the email is, how long its code lives and where its link points follow from the
+    # code's kind and the tenant's email policy.
+    email_kind, minutes_field, url_field = CODE_EMAILS[kind]
+    emails: EmailPolicy = resolved(uow, PolicyKind.EMAIL, tenant.id)
+    minutes: int = getattr(emails, minutes_field)
+    url_override: str | None = getattr(emails, url_field)
     now = ctx.clock.now()
     if data is None and (previous := uow.email_codes.latest_for_user(user.id, kind)) is not None:
         data = previous.data

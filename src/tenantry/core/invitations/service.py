@@ -410,7 +410,6 @@ def accept_new_user_invite(ctx: CoreContext, application: Application, code: str
         roles = uow.roles.get_many(invitation.roles_to_assign)
         uow.roles.assign(user.id, tenant.id, [r.id for r in roles if r.tenant_id in (None, tenant.id)])
         if link:
-            emails: EmailPolicy = resolved(uow, PolicyKind.EMAIL, tenant.id)
             if activation_first:
                 send_code(
                     uow,
@@ -419,9 +418,6 @@ def accept_new_user_invite(ctx: CoreContext, application: Application, code: str
                     tenant=tenant,
                     user=user,
                     kind=ACTIVATION,
-                    email_kind=EmailKind.USER_ACTIVATION,
-                    minutes=emails.activation_minutes,
-                    url_override=emails.activation_url,
                     data={"invitation_id": invitation.id},
                 )
             else:
@@ -432,9 +428,6 @@ def accept_new_user_invite(ctx: CoreContext, application: Application, code: str
                     tenant=tenant,
                     user=user,
                     kind=VERIFICATION,
-                    email_kind=EmailKind.EMAIL_VERIFICATION,
-                    minutes=emails.verification_minutes,
-                    url_override=emails.verification_url,
                     data={"invitation_id": invitation.id},
                 )
         record(

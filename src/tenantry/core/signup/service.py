@@ -18,10 +18,8 @@ from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidState, Violation
 from tenantry.core.identity_providers.model import BUILT_IN_NAME
 from tenantry.core.ids import new_id
-from tenantry.core.mail.model import EmailKind
 from tenantry.core.model import EntityMetadata
 from tenantry.core.policies.model import (
-    EmailPolicy,
     PolicyKind,
     RoleAssignmentPolicy,
     SignupPolicy,
@@ -140,7 +138,6 @@ def _send_verification_step(
     policy: SignupPolicy,
     client_id: str | None,
 ) -> str | None:
-    emails: EmailPolicy = resolved(uow, PolicyKind.EMAIL, tenant.id)
     data = {"client_id": client_id} if client_id else {}
     if policy.verification is Verification.EMAIL_VERIFICATION:
         send_code(
@@ -150,9 +147,6 @@ def _send_verification_step(
             tenant=tenant,
             user=user,
             kind=VERIFICATION,
-            email_kind=EmailKind.EMAIL_VERIFICATION,
-            minutes=emails.verification_minutes,
-            url_override=emails.verification_url,
             data=data,
         )
         return None
@@ -163,9 +157,6 @@ def _send_verification_step(
         tenant=tenant,
         user=user,
         kind=ACTIVATION,
-        email_kind=EmailKind.USER_ACTIVATION,
-        minutes=emails.activation_minutes,
-        url_override=emails.activation_url,
         with_otp=policy.verification is Verification.ACTIVATION_CODE,
         data=data,
     )

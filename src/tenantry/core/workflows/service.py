@@ -29,9 +29,7 @@ from tenantry.core.errors import (
     PasswordPolicyViolation,
     Violation,
 )
-from tenantry.core.mail.model import EmailKind
-from tenantry.core.policies.model import EmailPolicy, PolicyKind
-from tenantry.core.policies.service import password_policy, resolved
+from tenantry.core.policies.service import password_policy
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.signup import service as signups
 from tenantry.core.tenants.model import Tenant
@@ -269,7 +267,6 @@ def request_email_verification(ctx: CoreContext, actor: Principal, application: 
             raise UserNotActive()
         if user.email_verified:
             raise InvalidState("email_already_verified", "The user's email is already verified")
-        emails: EmailPolicy = resolved(uow, PolicyKind.EMAIL, tenant.id)
         send_code(
             uow,
             ctx,
@@ -277,9 +274,6 @@ def request_email_verification(ctx: CoreContext, actor: Principal, application: 
             tenant=tenant,
             user=user,
             kind=VERIFICATION,
-            email_kind=EmailKind.EMAIL_VERIFICATION,
-            minutes=emails.verification_minutes,
-            url_override=emails.verification_url,
         )
         uow.commit()
 
