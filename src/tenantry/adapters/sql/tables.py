@@ -106,8 +106,30 @@ identity_providers = Table(
     Column("status", String(20), nullable=False),
     Column("jit_provisioning_enabled", Boolean, nullable=False),
     Column("protocol", JSON, nullable=False),
+    Column("role_mappings", JSON, nullable=False, server_default=text("'[]'")),
     *_metadata_columns(),
     UniqueConstraint("application_id", "owner_id", "name_key", name="uq_identity_providers_name"),
+)
+
+# Home-realm discovery: an email domain routes to one external provider in the application.
+identity_provider_domains = Table(
+    "identity_provider_domains",
+    metadata,
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True),
+    Column("domain_key", String(253), primary_key=True),
+    Column("identity_provider_id", ID, ForeignKey("identity_providers.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_identity_provider_domains_provider", "identity_provider_id"),
+)
+
+# Whether a tenant may use its own providers instead of the application's.
+identity_provider_override_toggles = Table(
+    "identity_provider_override_toggles",
+    metadata,
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner_id", ID, primary_key=True),
+    Column("owner_type", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("updated_at", TS, nullable=False),
 )
 
 users = Table(
@@ -431,4 +453,42 @@ audit_events = Table(
     Index("ix_audit_events_app_time", "application_id", "created_at"),
     Index("ix_audit_events_tenant_time", "tenant_id", "created_at"),
     Index("ix_audit_events_target", "target_id"),
+)
+
+# --- enterprise SSO ----------------------------------------------------------------------------
+
+# A sign-in sent to an external provider and not yet come back: state, nonce and PKCE verifier
+# (OIDC) or the AuthnRequest id (SAML), bound to the browser that started it; consumed once.
+sso_requests = Table(
+    "sso_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("identity_provider_id", ID, ForeignKey("identity_providers.id", ondelete="CASCADE"), nullable=False),
+    Column("state_hash", String(64), nullable=False, unique=True),
+    Column("browser_hash", String(64), nullable=False),
+    Column("nonce", String(128)),
+    Column("code_verifier", String(128)),
+    Column("saml_request_id", String(128)),
+    Column("context", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("consumed_at", TS),
+    Index("ix_sso_requests_expires", "expires_at"),
+)
+
+# SAML assertion ids seen, kept until the assertion expires: a replayed assertion is refused.
+saml_assertion_ids = Table(
+    "saml_assertion_ids",
+    metadata,
+    Column(
+        "identity_provider_id",
+        ID,
+        ForeignKey("identity_providers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("assertion_id", String(256), primary_key=True),
+    Column("expires_at", TS, nullable=False),
+    Index("ix_saml_assertion_ids_expires", "expires_at"),
 )
