@@ -19,10 +19,10 @@ from tenantry.core.applications.model import Application
 from tenantry.core.audit.model import AuditEvent
 from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 from tenantry.core.clients.model import Client
-from tenantry.core.identity_providers.model import IdentityProvider
+from tenantry.core.identity_providers.model import IdentityProvider, IdentityProviderStatus
 from tenantry.core.invitations.model import Invitation
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
-from tenantry.core.roles.model import Role
+from tenantry.core.roles.model import OwnerType, Role
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
 
@@ -166,7 +166,25 @@ class IdentityProviderRepository(Protocol):
 
     def get(self, provider_id: str) -> IdentityProvider | None: ...
 
+    def get_owned(self, owner_id: str, name: str) -> IdentityProvider | None: ...
+
+    def visible_to_tenant(self, tenant_id: str) -> list[IdentityProvider]: ...
+
+    def owned_by_application(self) -> list[IdentityProvider]: ...
+
+    def find_by_email_domain(self, domain: str) -> IdentityProvider | None: ...
+
     def add(self, provider: IdentityProvider) -> None: ...
+
+    def update(self, provider: IdentityProvider) -> None: ...
+
+    def delete(self, provider_id: str) -> None: ...
+
+    def override_toggle(self, owner_id: str) -> IdentityProviderStatus | None: ...
+
+    def set_override_toggle(
+        self, owner_type: OwnerType, owner_id: str, status: IdentityProviderStatus, now: datetime
+    ) -> bool: ...
 
 
 class AuthSessionRepository(Protocol):
@@ -275,6 +293,18 @@ class AdminRepository(Protocol):
     def get(self, admin_id: str) -> Admin | None: ...
 
     def get_by_email_key(self, email_key: str) -> Admin | None: ...
+
+    def page(self, start_index: int, count: int) -> Page[Admin]:
+        """Administrators by email."""
+        ...
+
+    def delete(self, admin_id: str) -> None: ...
+
+    def set_password_hash(self, admin_id: str, password_hash: str) -> None: ...
+
+    def replace_totp(self, admin_id: str, expected: str | None, stored: str | None) -> bool:
+        """Set the TOTP state if it still is ``expected``; False when another request changed it."""
+        ...
 
     def record_login_failure(self, admin_id: str, threshold: int, lock_until: datetime) -> None: ...
 

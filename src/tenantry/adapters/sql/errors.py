@@ -21,6 +21,7 @@ CONSTRAINT_FIELDS = {
     "uq_roles_name": "name",
     "uq_applications_vanity_domain": "vanityDomain",
     "uq_identity_providers_name": "name",
+    "pk_identity_provider_domains": "emailDomains",
     "uq_invitations_pending_email": "email",
     "uq_invitations_pending_user": "userId",
 }
@@ -34,6 +35,7 @@ SQLITE_COLUMNS = {
     "roles.name_key": "name",
     "applications.vanity_domain": "vanityDomain",
     "identity_providers.name_key": "name",
+    "identity_provider_domains.domain_key": "emailDomains",
     "invitations.email_key": "email",
     "invitations.user_id": "userId",
 }

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select
+from sqlalchemy import bindparam, case, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
@@ -10,10 +12,13 @@ from tenantry.core.identity_providers.model import (
     IdentityProvider,
     IdentityProviderStatus,
     IdentityProviderType,
+    RoleMapping,
 )
 from tenantry.core.roles.model import OwnerType
 
 IDP = t.identity_providers
+DOMAINS = t.identity_provider_domains
+TOGGLES = t.identity_provider_override_toggles
 # The provider called ``name`` that a tenant sees: its own first, then the application's.
 GET_BY_NAME = (
     select(IDP)
@@ -27,7 +32,17 @@ GET_BY_NAME = (
 )
 
 
-def _from_row(row: Any) -> IdentityProvider:
+def _role_mappings(value: Any) -> tuple[RoleMapping, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        RoleMapping(group=str(item["group"]), role_ids=tuple(str(r) for r in item.get("roleIds", [])))
+        for item in value
+        if isinstance(item, dict) and "group" in item
+    )
+
+
+def _from_row(row: Any, domains: tuple[str, ...] = ()) -> IdentityProvider:
     return IdentityProvider(
         id=row.id,
         application_id=row.application_id,
@@ -39,27 +54,90 @@ def _from_row(row: Any) -> IdentityProvider:
         status=IdentityProviderStatus(row.status),
         jit_provisioning_enabled=row.jit_provisioning_enabled,
         protocol=row.protocol,
+        role_mappings=_role_mappings(row.role_mappings),
+        email_domains=domains,
         metadata=metadata_from(row),
     )
+
+
+def _values(provider: IdentityProvider) -> dict[str, Any]:
+    return {
+        "type": provider.type.value,
+        "name": provider.name,
+        "name_key": provider.name.lower(),
+        "display_name": provider.display_name,
+        "status": provider.status.value,
+        "jit_provisioning_enabled": provider.jit_provisioning_enabled,
+        "protocol": provider.protocol,
+        "role_mappings": [{"group": m.group, "roleIds": list(m.role_ids)} for m in provider.role_mappings],
+    }
 
 
 class SqlIdentityProviderRepository(Repository):
     def _mine(self) -> Any:
         return select(IDP).where(IDP.c.application_id == self.application_id)
 
+    def _with_domains(self, rows: list[Any]) -> list[IdentityProvider]:
+        if not rows:
+            return []
+        domains: dict[str, list[str]] = defaultdict(list)
+        query = (
+            select(DOMAINS.c.identity_provider_id, DOMAINS.c.domain_key)
+            .where(DOMAINS.c.identity_provider_id.in_([row.id for row in rows]))
+            .order_by(DOMAINS.c.domain_key)
+        )
+        for provider_id, domain in self.connection.execute(query):
+            domains[provider_id].append(domain)
+        return [_from_row(row, tuple(domains[row.id])) for row in rows]
+
+    def _one(self, row: Any) -> IdentityProvider | None:
+        if row is None:
+            return None
+        if row.type == IdentityProviderType.WRISTBAND.value:
+            return _from_row(row)
+        return self._with_domains([row])[0]
+
     def get(self, provider_id: str) -> IdentityProvider | None:
         if not lookupable(provider_id):
             return None
-        row = self.connection.execute(self._mine().where(IDP.c.id == provider_id)).first()
-        return _from_row(row) if row else None
+        return self._one(self.connection.execute(self._mine().where(IDP.c.id == provider_id)).first())
 
     def get_by_name(self, name: str, tenant_id: str | None) -> IdentityProvider | None:
+        """The provider called ``name`` that the tenant sees: its own first, then the application's."""
         if not lookupable(name, tenant_id or ""):
             return None
-        """The provider called ``name`` that the tenant sees: its own first, then the application's."""
         params = {"app_id": self.application_id, "name_key": name.lower(), "tenant_id": tenant_id or ""}
-        row = self.connection.execute(GET_BY_NAME, params).first()
-        return _from_row(row) if row else None
+        return self._one(self.connection.execute(GET_BY_NAME, params).first())
+
+    def get_owned(self, owner_id: str, name: str) -> IdentityProvider | None:
+        """The provider called ``name`` owned by exactly this owner (the upsert key)."""
+        if not lookupable(owner_id, name):
+            return None
+        query = self._mine().where((IDP.c.owner_id == owner_id) & (IDP.c.name_key == name.lower()))
+        return self._one(self.connection.execute(query).first())
+
+    def visible_to_tenant(self, tenant_id: str) -> list[IdentityProvider]:
+        """The tenant's own providers and the application's, tenant-owned first, by name."""
+        if not lookupable(tenant_id):
+            return []
+        query = (
+            self._mine()
+            .where((IDP.c.owner_id == self.application_id) | (IDP.c.tenant_id == tenant_id))
+            .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1), IDP.c.name_key)
+        )
+        return self._with_domains(list(self.connection.execute(query)))
+
+    def owned_by_application(self) -> list[IdentityProvider]:
+        query = self._mine().where(IDP.c.owner_id == self.application_id).order_by(IDP.c.name_key)
+        return self._with_domains(list(self.connection.execute(query)))
+
+    def find_by_email_domain(self, domain: str) -> IdentityProvider | None:
+        if not lookupable(domain):
+            return None
+        query = self._mine().join(DOMAINS, DOMAINS.c.identity_provider_id == IDP.c.id).where(
+            (DOMAINS.c.application_id == self.application_id) & (DOMAINS.c.domain_key == domain.lower())
+        )
+        return self._one(self.connection.execute(query).first())
 
     def add(self, provider: IdentityProvider) -> None:
         self.write(
@@ -69,13 +147,55 @@ class SqlIdentityProviderRepository(Repository):
                 owner_type=provider.owner_type.value,
                 owner_id=provider.owner_id,
                 tenant_id=provider.owner_id if provider.owner_type is OwnerType.TENANT else None,
-                type=provider.type.value,
-                name=provider.name,
-                name_key=provider.name.lower(),
-                display_name=provider.display_name,
-                status=provider.status.value,
-                jit_provisioning_enabled=provider.jit_provisioning_enabled,
-                protocol=provider.protocol,
+                **_values(provider),
                 **metadata_values(provider.metadata),
             )
         )
+        self._write_domains(provider)
+
+    def update(self, provider: IdentityProvider) -> None:
+        self.write(
+            update(IDP)
+            .where((IDP.c.application_id == self.application_id) & (IDP.c.id == provider.id))
+            .values(
+                **_values(provider),
+                updated_at=provider.metadata.last_modified_time,
+                version=provider.metadata.version,
+            )
+        )
+        self.connection.execute(delete(DOMAINS).where(DOMAINS.c.identity_provider_id == provider.id))
+        self._write_domains(provider)
+
+    def delete(self, provider_id: str) -> None:
+        if lookupable(provider_id):
+            self.connection.execute(
+                delete(IDP).where((IDP.c.application_id == self.application_id) & (IDP.c.id == provider_id))
+            )
+
+    def _write_domains(self, provider: IdentityProvider) -> None:
+        if provider.email_domains:
+            rows = [
+                {"application_id": self.application_id, "domain_key": d.lower(), "identity_provider_id": provider.id}
+                for d in provider.email_domains
+            ]
+            self.write(insert(DOMAINS), rows)
+
+    def override_toggle(self, owner_id: str) -> IdentityProviderStatus | None:
+        if not lookupable(owner_id):
+            return None
+        query = select(TOGGLES.c.status).where(
+            (TOGGLES.c.application_id == self.application_id) & (TOGGLES.c.owner_id == owner_id)
+        )
+        status = self.connection.execute(query).scalar()
+        return IdentityProviderStatus(status) if status else None
+
+    def set_override_toggle(
+        self, owner_type: OwnerType, owner_id: str, status: IdentityProviderStatus, now: datetime
+    ) -> bool:
+        """Store the toggle; ``True`` when it was created, ``False`` when it replaced one."""
+        key = (TOGGLES.c.application_id == self.application_id) & (TOGGLES.c.owner_id == owner_id)
+        values = {"owner_type": owner_type.value, "status": status.value, "updated_at": now}
+        if self.connection.execute(update(TOGGLES).where(key).values(**values)).rowcount:
+            return False
+        self.write(insert(TOGGLES).values(application_id=self.application_id, owner_id=owner_id, **values))
+        return True
