@@ -24,6 +24,7 @@ CONSTRAINT_FIELDS = {
     "pk_identity_provider_domains": "emailDomains",
     "uq_invitations_pending_email": "email",
     "uq_invitations_pending_user": "userId",
+    "uq_dashboard_admins_email": "email",
 }
 SQLITE_COLUMNS = {
     "users.email_key": "email",
@@ -38,6 +39,7 @@ SQLITE_COLUMNS = {
     "identity_provider_domains.domain_key": "emailDomains",
     "invitations.email_key": "email",
     "invitations.user_id": "userId",
+    "dashboard_admins.email_key": "email",
 }
 SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 

@@ -19,6 +19,7 @@ class Admin:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    totp_secret: str | None = None  # the stored TOTP state, see ``tenantry.core.admins.totp``
 
     @property
     def is_application_admin(self) -> bool:

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from tenantry.core.access import Principal
 from tenantry.core.admins.model import Admin, AdminSession
+from tenantry.core.admins.totp import parse_state
+from tenantry.core.audit.service import record
 from tenantry.core.auth.login import InvalidCredentials, _dummy_hash
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, NotFound
@@ -23,6 +25,8 @@ from tenantry.core.users.validation import email_violations
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 TOUCH_EVERY = timedelta(seconds=30)
+SECOND_STEP_LIFETIME = timedelta(minutes=5)
+SECOND_STEP_PREFIX = "second-step:"  # hashed with the token: a half-signed-in token is never a session token
 MAX_PASSWORD = 1024
 
 
@@ -41,8 +45,9 @@ class CreateAdmin:
     tenant_id: str | None = None
 
 
-def create_admin(ctx: CoreContext, application_id: str, cmd: CreateAdmin) -> Admin:
-    """Operator action (the CLI, tests): no Principal is checked."""
+def create_admin(ctx: CoreContext, application_id: str, cmd: CreateAdmin, actor: Principal | None = None) -> Admin:
+    """Without ``actor`` an operator action (the CLI, tests): no Principal is checked; the
+    dashboard's administrator management checks its own (``management.add_admin``)."""
     email = cmd.email.strip()
     if found := email_violations(email):
         raise ConstraintViolations({"email": found}, "Invalid email")
@@ -56,6 +61,16 @@ def create_admin(ctx: CoreContext, application_id: str, cmd: CreateAdmin) -> Adm
             if tenant is None:
                 raise NotFound("tenant", cmd.tenant_id)
         uow.admins.add(admin)
+        record(
+            uow,
+            ctx,
+            "admin.created",
+            application_id=application_id,
+            actor=actor or Principal.operator(application_id),
+            tenant_id=cmd.tenant_id,
+            target=("admin", admin.id),
+            details={"email": email},
+        )
         uow.commit()
     return admin
 
@@ -82,19 +97,45 @@ def authenticate_admin(ctx: CoreContext, application_id: str, email: str, passwo
         raise InvalidCredentials()
     rehash = ctx.hasher.hash(password) if ctx.hasher.needs_rehash(admin.password_hash) else None
     with ctx.uow(application_id, write=True) as uow:
-        uow.admins.record_login_success(admin.id, now, rehash)
+        if second_factor_required(admin):
+            # The failure counter is reset by the second step, so that a known password cannot
+            # be used to keep clearing the lockout while guessing codes.
+            if rehash is not None:
+                uow.admins.set_password_hash(admin.id, rehash)
+        else:
+            uow.admins.record_login_success(admin.id, now, rehash)
         uow.commit()
     return admin
 
 
-def start_admin_session(ctx: CoreContext, admin: Admin) -> str:
+def second_factor_required(admin: Admin) -> bool:
+    state = parse_state(admin.totp_secret)
+    return state is not None and state.active
+
+
+def start_admin_session(ctx: CoreContext, admin: Admin, *, second_step: bool = False) -> str:
+    """A new session token. With ``second_step`` the token only proves that the password was
+    right: it lives five minutes and is accepted by ``resolve_second_step`` alone."""
     token = secrets.token_urlsafe(32)
     now = ctx.clock.now()
-    session = AdminSession(new_id(), admin.id, now, now, now + ABSOLUTE_LIFETIME)
+    lifetime = SECOND_STEP_LIFETIME if second_step else ABSOLUTE_LIFETIME
+    session = AdminSession(new_id(), admin.id, now, now, now + lifetime)
+    stored = token_hash(SECOND_STEP_PREFIX + token if second_step else token)
     with ctx.uow(admin.application_id, write=True) as uow:
-        uow.admins.add_session(session, token_hash(token))
+        uow.admins.add_session(session, stored)
         uow.commit()
     return token
+
+
+def resolve_second_step(ctx: CoreContext, application_id: str, token: str | None) -> tuple[AdminSession, Admin] | None:
+    """The half-finished sign-in (password accepted, code still to come) of ``token``."""
+    if not token or len(token) > 200:
+        return None
+    with ctx.uow(application_id) as uow:
+        found = uow.admins.get_session(token_hash(SECOND_STEP_PREFIX + token))
+    if found is None or found[0].expires_at <= ctx.clock.now():
+        return None
+    return found
 
 
 def resolve_admin_session(ctx: CoreContext, application_id: str, token: str | None) -> Admin | None:

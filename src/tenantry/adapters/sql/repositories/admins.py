@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.repositories.base import Repository, aware
 from tenantry.core.admins.model import Admin, AdminSession
+from tenantry.core.ports import Page
 
 A = t.dashboard_admins
 S = t.dashboard_sessions
@@ -31,6 +32,7 @@ def _admin(row: Any) -> Admin:
         created_at=aware(row.created_at),  # type: ignore[arg-type]
         updated_at=aware(row.updated_at),  # type: ignore[arg-type]
         version=row.version,
+        totp_secret=row.totp_secret,
     )
 
 
@@ -50,6 +52,7 @@ class SqlAdminRepository(Repository):
                 created_at=admin.created_at,
                 updated_at=admin.updated_at,
                 version=admin.version,
+                totp_secret=admin.totp_secret,
             )
         )
 
@@ -64,6 +67,35 @@ class SqlAdminRepository(Repository):
             select(A).where((A.c.email_key == email_key) & (A.c.application_id == self.application_id))
         ).first()
         return _admin(row) if row else None
+
+    def page(self, start_index: int, count: int) -> Page[Admin]:
+        mine = A.c.application_id == self.application_id
+        total = self.connection.execute(select(func.count()).select_from(A).where(mine)).scalar_one()
+        rows = self.connection.execute(
+            select(A).where(mine).order_by(A.c.email_key, A.c.id).offset(start_index - 1).limit(count)
+        ).all()
+        return Page(total=total, start_index=start_index, items=[_admin(r) for r in rows])
+
+    def delete(self, admin_id: str) -> None:
+        mine = (A.c.id == admin_id) & (A.c.application_id == self.application_id)
+        self.connection.execute(delete(S).where(S.c.admin_id.in_(select(A.c.id).where(mine))))
+        self.connection.execute(delete(A).where(mine))
+
+    def set_password_hash(self, admin_id: str, password_hash: str) -> None:
+        self.connection.execute(
+            update(A)
+            .where((A.c.id == admin_id) & (A.c.application_id == self.application_id))
+            .values(password_hash=password_hash)
+        )
+
+    def replace_totp(self, admin_id: str, expected: str | None, stored: str | None) -> bool:
+        current = A.c.totp_secret.is_(None) if expected is None else A.c.totp_secret == expected
+        result = self.connection.execute(
+            update(A)
+            .where((A.c.id == admin_id) & (A.c.application_id == self.application_id) & current)
+            .values(totp_secret=stored, version=A.c.version + 1)
+        )
+        return result.rowcount == 1
 
     def record_login_failure(self, admin_id: str, threshold: int, lock_until: datetime) -> None:
         count = A.c.failed_logins + 1
