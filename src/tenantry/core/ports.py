@@ -23,6 +23,7 @@ from tenantry.core.identity_providers.model import IdentityProvider, IdentityPro
 from tenantry.core.invitations.model import Invitation
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
 from tenantry.core.roles.model import OwnerType, Role
+from tenantry.core.sso.model import SsoRequest
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
 
@@ -110,6 +111,8 @@ class UserRepository(Protocol):
         """The user whose email or username (case-insensitively) is ``identifier``."""
         ...
 
+    def find_by_external_id(self, tenant_id: str, identity_provider_id: str, external_id: str) -> User | None: ...
+
     def find_by_email(self, email: str) -> list[User]:
         """Every user of the application with this email, in any tenant (tenant discovery)."""
         ...
@@ -185,6 +188,20 @@ class IdentityProviderRepository(Protocol):
     def set_override_toggle(
         self, owner_type: OwnerType, owner_id: str, status: IdentityProviderStatus, now: datetime
     ) -> bool: ...
+
+
+class SsoRequestRepository(Protocol):
+    def add(self, request: SsoRequest) -> None: ...
+
+    def consume(self, state_hash: str, now: datetime) -> SsoRequest | None:
+        """The pending request with this state, marked consumed (once only), if not expired."""
+        ...
+
+    def remember_assertion(self, identity_provider_id: str, assertion_id: str, expires_at: datetime) -> bool:
+        """``False`` when this assertion id was already seen for the provider (a replay)."""
+        ...
+
+    def sweep(self, now: datetime) -> int: ...
 
 
 class AuthSessionRepository(Protocol):
@@ -370,6 +387,9 @@ class UnitOfWork(Protocol):
 
     @property
     def admins(self) -> AdminRepository: ...
+
+    @property
+    def sso_requests(self) -> SsoRequestRepository: ...
 
     def __enter__(self) -> Self: ...
 

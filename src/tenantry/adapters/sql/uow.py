@@ -24,6 +24,7 @@ from tenantry.adapters.sql.repositories.invitations import SqlInvitationReposito
 from tenantry.adapters.sql.repositories.outbox import SqlOutboxRepository
 from tenantry.adapters.sql.repositories.policies import SqlPolicyRepository
 from tenantry.adapters.sql.repositories.roles import SqlRoleRepository
+from tenantry.adapters.sql.repositories.sso import SqlSsoRequestRepository
 from tenantry.adapters.sql.repositories.tenants import SqlTenantRepository
 from tenantry.adapters.sql.repositories.users import SqlUserRepository
 
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
     invitations: SqlInvitationRepository
     audit: SqlAuditRepository
     admins: SqlAdminRepository
+    sso_requests: SqlSsoRequestRepository
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.invitations = SqlInvitationRepository(connection, app_id)
         self.audit = SqlAuditRepository(connection, app_id)
         self.admins = SqlAdminRepository(connection, app_id)
+        self.sso_requests = SqlSsoRequestRepository(connection, app_id)
         return self
 
     def __exit__(

@@ -20,12 +20,20 @@ class PolicyKind(StrEnum):
     PASSWORD = "password"
     EMAIL = "email"
     ROLE_ASSIGNMENT = "role_assignment"
+    SSO_LOGIN = "sso_login"
 
 
 class Verification(StrEnum):
     ACTIVATION_LINK = "ACTIVATION_LINK"
     ACTIVATION_CODE = "ACTIVATION_CODE"
     EMAIL_VERIFICATION = "EMAIL_VERIFICATION"
+
+
+class SsoEmailVerification(StrEnum):
+    """What happens when an enterprise IdP signs a user in with an email it does not vouch for."""
+
+    EMAIL_LINK = "EMAIL_LINK"  # send the email-verification link (the user is signed in meanwhile)
+    NONE = "NONE"
 
 
 SCHEMA_FIELDS = ("username", "fullName", "givenName", "familyName", "phoneNumber", "birthdate")
@@ -71,12 +79,20 @@ class RoleAssignmentPolicy:
     default_roles: tuple[str, ...] = ("user",)
 
 
+@dataclass(frozen=True, slots=True)
+class SsoLoginPolicy:
+    """The "Enterprise IdP Login (SSO)" workflow policy."""
+
+    email_verification: SsoEmailVerification = SsoEmailVerification.EMAIL_LINK
+
+
 POLICY_TYPES: dict[PolicyKind, type[Any]] = {
     PolicyKind.SIGNUP: SignupPolicy,
     PolicyKind.USER_SCHEMA: UserSchemaPolicy,
     PolicyKind.PASSWORD: PasswordPolicySettings,
     PolicyKind.EMAIL: EmailPolicy,
     PolicyKind.ROLE_ASSIGNMENT: RoleAssignmentPolicy,
+    PolicyKind.SSO_LOGIN: SsoLoginPolicy,
 }
 P = TypeVar("P")
 
@@ -97,6 +113,8 @@ def _coerce(kind: PolicyKind, name: str, value: Any) -> Any:
     default = getattr(POLICY_TYPES[kind](), name)
     if name == "verification":
         return Verification(value)
+    if name == "email_verification":
+        return SsoEmailVerification(value)
     if name.endswith("_minutes"):
         if not isinstance(value, int) or isinstance(value, bool) or not 10 <= value <= 10080:
             raise ValueError("between 10 and 10080 minutes")

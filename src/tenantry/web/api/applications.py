@@ -21,6 +21,7 @@ POLICY_PATHS = {
     "password-policies": PolicyKind.PASSWORD,
     "email-policies": PolicyKind.EMAIL,
     "role-assignment-policies": PolicyKind.ROLE_ASSIGNMENT,
+    "sso-login-policies": PolicyKind.SSO_LOGIN,
 }
 
 

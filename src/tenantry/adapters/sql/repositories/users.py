@@ -151,6 +151,17 @@ class SqlUserRepository(Repository):
         exact = [r for r in rows if r.email_key == key] or rows
         return _from_row(exact[0]) if exact else None
 
+    def find_by_external_id(self, tenant_id: str, identity_provider_id: str, external_id: str) -> User | None:
+        if not lookupable(external_id, tenant_id, identity_provider_id):
+            return None
+        query = self._mine().where(
+            (U.c.tenant_id == tenant_id)
+            & (U.c.identity_provider_id == identity_provider_id)
+            & (U.c.external_id == external_id)
+        )
+        row = self.connection.execute(query).first()
+        return _from_row(row) if row else None
+
     def find_by_email(self, email: str) -> list[User]:
         if not lookupable(email):
             return []
