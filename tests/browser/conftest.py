@@ -74,7 +74,7 @@ STARTUP_SECONDS = 30.0
 MAIL_SECONDS = 15.0
 TIMEOUT_MS = 15_000
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-POOL_SIZE = 24
+POOL_SIZE = 40
 
 # Every test module of the package: ``pytestmark = BROWSER_MARKS``. One xdist group, so that
 # with ``--dist loadgroup`` one worker runs them all with one server and one browser.
@@ -597,3 +597,39 @@ def me(page: Page) -> dict[str, Any]:
     assert status == 200, body
     doc: dict[str, Any] = json.loads(body)
     return doc
+
+
+# --- dashboard administrators --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardAdmin:
+    email: str
+    password: str
+    tenant_id: str | None = None
+
+
+def tenantry_cli(server: Server, *args: str) -> str:
+    """``tenantry …`` on ``server``'s data directory (the server keeps running); its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
+    env.update(TENANTRY_DATA_DIR=str(server.data_dir), TENANTRY_ARGON2_MEMORY_KIB="1024", TENANTRY_ARGON2_TIME_COST="1")
+    done = subprocess.run(
+        [*_tenantry(), *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"tenantry {' '.join(args)} failed ({done.returncode}):\n{done.stderr}\n{done.stdout}"
+    return done.stdout
+
+
+def create_dashboard_admin(server: Server, tenant_id: str | None = None) -> DashboardAdmin:
+    """``tenantry admins create``: of the application, or of one tenant with ``tenant_id``."""
+    admin = DashboardAdmin(rand_email(), f"{PASSWORD} {secrets.token_hex(4)}", tenant_id)
+    args = ["admins", "create", "--email", admin.email, "--password", admin.password, "--domain", server.vanity]
+    out = tenantry_cli(server, *args, *(["--tenant", tenant_id] if tenant_id else []))
+    assert admin.email in out, out
+    return admin
+
+
+@pytest.fixture(scope="package")
+def app_admin(world: World) -> DashboardAdmin:
+    """An application administrator of ``world``'s dashboard (all tenants)."""
+    return create_dashboard_admin(world.server)

@@ -1,0 +1,588 @@
+"""A tour of the admin dashboard (``/dashboard``) in Debian's Chromium, against a real server
+and a real SMTP server: an application administrator creates a tenant, adds a user with the
+invitation toggle (the email arrives, the user accepts and is ``ACTIVE`` in the Users table),
+invites by shareable link, cancels and resends invitations, deactivates and reactivates a
+user, searches and filters the Users table; a tenant administrator cannot see another tenant.
+
+Every test writes screenshots (a 1280x800 laptop viewport, some at a 390x844 phone width) into
+``TENANTRY_SCREENSHOTS`` (a directory; ``1`` means ``docs/screenshots``), by default into the
+test's temporary directory. The helpers here are shared by the other ``test_dashboard_*.py``."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, expect
+
+from tests.browser.conftest import (
+    BROWSER_MARKS,
+    PASSWORD,
+    SCREENSHOTS,
+    DashboardAdmin,
+    Server,
+    World,
+    create_dashboard_admin,
+    fetch,
+    links_in,
+    rand,
+    rand_email,
+)
+
+pytestmark = BROWSER_MARKS
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DEAD = "This invitation cannot be used"
+NOT_FOUND = "This page does not exist, or you cannot see it."
+
+
+# --- helpers shared by the dashboard tests ---------------------------------------------------
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where this test's screenshots go: ``TENANTRY_SCREENSHOTS`` or the test's tmp dir."""
+    raw = os.environ.get("TENANTRY_SCREENSHOTS", "")
+    target = SCREENSHOTS if raw == "1" else Path(raw).resolve() if raw else tmp_path / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@dataclass
+class Dashboard:
+    """One browser page on the dashboard of ``server``, and where its screenshots go."""
+
+    page: Page
+    server: Server
+    shots: Path
+
+    def url(self, path: str = "") -> str:
+        return f"{self.server.base_url}/dashboard{path}"
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.url(path))
+
+    def sign_in(self, admin: DashboardAdmin) -> None:
+        self.goto("/login")
+        expect(self.page.get_by_role("heading", name=re.compile("Sign in to the .* dashboard"))).to_be_visible()
+        self.page.get_by_label("Email", exact=True).fill(admin.email)
+        self.page.get_by_label("Password").fill(admin.password)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(self.url("/users"))
+        expect(self.page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
+
+    def shoot(self, name: str, *, phone: bool = False) -> Path:
+        """A PNG of the viewport at laptop width; with ``phone`` also one at phone width."""
+        path = self.shots / f"dashboard-{name}.png"
+        self.page.screenshot(path=str(path))
+        assert path.stat().st_size > 0
+        if phone:
+            self.page.set_viewport_size(PHONE)
+            try:
+                self.page.screenshot(path=str(self.shots / f"dashboard-{name}-phone.png"))
+                overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 1, f"the {name} page scrolls sideways by {overflow}px on a phone"
+            finally:
+                self.page.set_viewport_size(LAPTOP)
+        return path
+
+    def notice(self, text: str) -> None:
+        expect(self.page.get_by_role("status").filter(has_text=text)).to_be_visible()
+
+    def row(self, text: str) -> Locator:
+        return self.page.get_by_role("row").filter(has_text=text)
+
+    def search_users(self, search: str = "", *, tenant: str | None = None, status: str = "") -> None:
+        self.goto("/users")
+        self.page.get_by_label("Search", exact=True).fill(search)
+        self.page.get_by_label("Status", exact=True).select_option(status)
+        if tenant is not None:
+            self.page.get_by_label("Tenant", exact=True).select_option(tenant)
+        self.page.get_by_role("button", name="Apply").click()
+        self.page.wait_for_url(re.compile(re.escape(self.url("/users?")) + ".*q="))
+
+    def user_status_in_table(self, email: str, tenant_id: str) -> str:
+        self.search_users(email, tenant=tenant_id)
+        row = self.row(email)
+        expect(row).to_have_count(1)
+        return row.locator(".badge").inner_text().strip()
+
+    def create_tenant(self, name: str, display: str) -> str:
+        """Create a tenant on the Tenants page; its id (from the Users link of its row)."""
+        self.goto("/tenants")
+        self.page.get_by_label("Domain name").fill(name)
+        self.page.get_by_label("Display name").fill(display)
+        self.page.get_by_role("button", name="Create tenant").click()
+        self.page.wait_for_url(self.url("/tenants?done=tenant"))
+        self.notice("Tenant created.")
+        return self.tenant_id(name)
+
+    def tenant_id(self, name: str) -> str:
+        row = self.row(name)
+        expect(row).to_have_count(1)
+        href = row.get_by_role("link", name=re.compile("^Users")).get_attribute("href")
+        assert href is not None
+        found = re.search(r"tenant=([^&]+)", href)
+        assert found, href
+        return found.group(1)
+
+    def not_found(self, path: str) -> None:
+        """``path`` answers the dashboard's 404 page, in the browser and by status."""
+        self.goto(path)
+        expect(self.page.get_by_role("heading", name="Not found")).to_be_visible()
+        expect(self.page.locator("main")).to_contain_text(NOT_FOUND)
+        status, _ = fetch(self.page, self.url(path))
+        assert status == 404, f"{path}: HTTP {status}"
+
+
+@pytest.fixture
+def dashboard(page: Page, world: World, shots: Path) -> Dashboard:
+    page.set_viewport_size(LAPTOP)
+    return Dashboard(page, world.server, shots)
+
+
+@pytest.fixture
+def signed_in(dashboard: Dashboard, app_admin: DashboardAdmin) -> Dashboard:
+    """The dashboard, signed in as an application administrator."""
+    dashboard.sign_in(app_admin)
+    return dashboard
+
+
+def unlabelled_fields(form: Locator) -> list[str]:
+    """The form's visible fields without a label (``<label for>``, wrapping label, aria)."""
+    found: list[str] = form.evaluate(
+        """form => [...form.querySelectorAll("input, select, textarea")]
+            .filter(e => !["hidden", "submit", "button"].includes(e.type))
+            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
+                         && !e.getAttribute("aria-labelledby"))
+            .map(e => e.name || e.id || e.outerHTML)"""
+    )
+    return found
+
+
+def assert_form_accessible(page: Page, form: Locator, first_field: Locator) -> None:
+    """Every field of ``form`` has a label, and the keyboard reaches ``first_field`` from the
+    top of the page with a visible focus ring."""
+    expect(form).to_be_visible()
+    assert unlabelled_fields(form) == []
+    tab_to(page, first_field)
+    outline = first_field.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline != "none", "the focused field shows no focus ring"
+
+
+def tab_to(page: Page, target: Locator, presses: int = 80) -> None:
+    """Press Tab from the top of the page until ``target`` has the focus."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.mouse.click(1, 1)  # Tab starts from the top of the page
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("e => e === document.activeElement"):
+            return
+    pytest.fail(f"{presses} presses of Tab did not reach {target}")
+
+
+def link_with_prefix(message: Any, prefix: str) -> str:
+    links = [u for u in links_in(message) if u.startswith(prefix)]
+    assert len(links) == 1, f"no single link {prefix}… in {links_in(message)}"
+    return links[0]
+
+
+def invite_in_dashboard(dash: Dashboard, tenant_id: str, email: str | None, *, link: bool = False) -> None:
+    dash.goto(f"/invitations/new?tenant={tenant_id}")
+    page = dash.page
+    page.get_by_label("Create a shareable link" if link else "Send an email").check()
+    if email is not None:
+        page.get_by_label(re.compile("^Email")).fill(email)
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.get_by_role("heading", name="Invitation created")).to_be_visible()
+
+
+def accept_new_user_invitation(page: Page, link: str, password: str = PASSWORD) -> None:
+    page.goto(link)
+    expect(page.get_by_role("heading", name=re.compile("^Join "))).to_be_visible()
+    page.fill("#password", password)
+    page.get_by_role("button", name="Accept invitation").click()
+    expect(page.get_by_role("heading", name=re.compile("^Join "))).to_have_count(0)
+
+
+def add_user_in_dashboard(dash: Dashboard, tenant_label: str, email: str, *, invite: bool) -> str:
+    """Add user (tenant picked first, as an application administrator); the new user's id."""
+    page = dash.page
+    dash.goto("/users")
+    page.get_by_role("link", name="Add user").click()
+    page.get_by_label("Tenant").select_option(label=tenant_label)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Add user")).to_be_visible()
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Given name").fill("Grace")
+    page.get_by_label("Family name").fill("Hopper")
+    toggle = page.get_by_label("Send an invitation email")
+    expect(toggle).to_be_checked()  # inviting is the default
+    toggle.set_checked(invite)
+    page.get_by_role("button", name="Add user").click()
+    page.wait_for_url(re.compile(re.escape(dash.url("/users/")) + r"[^/?]+\?done="))
+    found = re.search(r"/users/([^/?]+)\?", page.url)
+    assert found, page.url
+    return found.group(1)
+
+
+# --- the tour ---------------------------------------------------------------------------------
+
+
+def test_create_tenant_add_user_with_invitation_email_accept_then_active(signed_in: Dashboard, world: World) -> None:
+    dash, page, server = signed_in, signed_in.page, world.server
+    dash.shoot("users", phone=True)
+    tenant, email = world.tenant_name(), rand_email()
+    tenant_id = dash.create_tenant(tenant, "Tour Corp")
+    expect(dash.row(tenant)).to_contain_text("Tour Corp")
+    dash.shoot("tenants")
+
+    user_id = add_user_in_dashboard(dash, f"Tour Corp ({tenant})", email, invite=True)
+    dash.notice("Invitation email sent.")
+    expect(page.get_by_role("heading", name=email)).to_be_visible()
+    expect(page.locator("main .badge").first).to_have_text("PROVISIONED")
+    dash.shoot("user", phone=True)
+    assert dash.user_status_in_table(email, tenant_id) == "PROVISIONED"
+
+    (message,) = world.mailbox.wait_for(email)
+    link = link_with_prefix(message, server.tenant_url(tenant, "/accept-existing-invite?code="))
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Activate your account")).to_be_visible()
+    expect(page.locator("main")).to_contain_text(email)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Activate account").click()
+    page.wait_for_url(f"{world.app.base_url}/me")  # signed in, in the application
+
+    assert dash.user_status_in_table(email, tenant_id) == "ACTIVE"
+    expect(dash.row(email)).to_contain_text("Grace Hopper")
+    dash.shoot("users-search")
+    dash.row(email).get_by_role("link", name=email).click()
+    page.wait_for_url(dash.url(f"/users/{user_id}"))
+    expect(page.locator("main")).to_contain_text("Email verified")
+
+
+def test_add_user_without_invitation_sends_nothing(signed_in: Dashboard, world: World) -> None:
+    dash, page = signed_in, signed_in.page
+    tenant = rand("quiet")
+    tenant_id = dash.create_tenant(tenant, "Quiet Ltd")
+    email = rand_email()
+    dash.goto("/users/new")
+    expect(page.get_by_role("heading", name="Add user")).to_be_visible()
+    dash.shoot("add-user-tenant")
+    user_id = add_user_in_dashboard(dash, f"Quiet Ltd ({tenant})", email, invite=False)
+    dash.notice("User created.")
+    assert dash.user_status_in_table(email, tenant_id) == "PROVISIONED"
+    user = world.server.call("GET", f"/users/{user_id}", 200)
+    assert (user["email"], user["status"], user["givenName"]) == (email, "PROVISIONED", "Grace")
+    with pytest.raises(AssertionError, match="did not arrive"):
+        world.mailbox.wait_for(email, seconds=1.5)
+
+
+def test_add_user_form_is_labelled_and_keyboard_operable(signed_in: Dashboard, world: World) -> None:
+    dash, page = signed_in, signed_in.page
+    tenant = rand("keys")
+    tenant_id = dash.create_tenant(tenant, "Keyboard Co")
+    dash.goto(f"/users/new?tenant={tenant_id}")
+    form = page.locator("main form")
+    email_field = page.get_by_label("Email", exact=True)
+    assert_form_accessible(page, form, email_field)
+    dash.shoot("add-user", phone=True)
+    email = rand_email()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type("Ada")  # given name
+    page.keyboard.press("Enter")  # submits the form
+    page.wait_for_url(re.compile(re.escape(dash.url("/users/")) + r"[^/?]+\?done=invited"))
+    expect(page.get_by_role("heading", name=email)).to_be_visible()
+    world.mailbox.wait_for(email)
+
+    # A bad address is refused with the form filled in again, and nothing is created.
+    dash.goto(f"/users/new?tenant={tenant_id}")
+    page.get_by_label("Email", exact=True).fill("not-an-email@")
+    page.get_by_label("Email", exact=True).evaluate("e => e.type = 'text'")  # past the browser's own check
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("alert")).to_contain_text("email")
+    expect(page.get_by_label("Email", exact=True)).to_have_value("not-an-email@")
+    listing = world.server.call("GET", f"/tenants/{tenant_id}/users", 200)
+    assert [u["email"] for u in listing["items"]] == [email]
+
+
+def test_invite_by_link_shown_once_with_copy_button_then_accept(
+    signed_in: Dashboard, world: World, context: BrowserContext
+) -> None:
+    dash, page, server = signed_in, signed_in.page, world.server
+    tenant = world.tenant_name()
+    tenant_id = dash.create_tenant(tenant, "Link Works")
+    dash.goto(f"/invitations/new?tenant={tenant_id}")
+    assert_form_accessible(page, page.locator("main form"), page.get_by_label("Send an email"))
+    dash.shoot("invite")
+    invite_in_dashboard(dash, tenant_id, None, link=True)
+    expect(page.locator("main")).to_contain_text("It is shown only once.")
+    url = page.locator("#invite-url").inner_text().strip()
+    assert url.startswith(server.tenant_url(tenant, "/accept-invite?code=")), url
+    dash.shoot("invite-link", phone=True)
+
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.locator("#copied")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    # Shown once: the list of invitations does not repeat it, and neither does a reload.
+    dash.goto(f"/invitations?tenant={tenant_id}")
+    expect(dash.row("(link)")).to_have_count(1)
+    expect(dash.row("(link)")).to_contain_text("PENDING_INVITE_ACCEPTANCE")
+    code = url.split("code=", 1)[1]
+    assert code not in page.content()
+
+    email = rand_email()
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Join Link Works")).to_be_visible()
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Accept invitation").click()
+    expect(page.locator("main")).to_contain_text("Follow its link to activate your account")
+    assert dash.user_status_in_table(email, tenant_id) == "PENDING_INVITE_ACTIVATION"
+
+    (message,) = world.mailbox.wait_for(email)
+    page.goto(link_with_prefix(message, server.tenant_url(tenant, "/activate?code=")))
+    page.wait_for_load_state()
+    assert dash.user_status_in_table(email, tenant_id) == "ACTIVE"
+    dash.goto(f"/invitations?tenant={tenant_id}")
+    expect(dash.row("(link)")).to_contain_text("COMPLETED")
+
+
+def test_cancel_one_invitation_and_resend_another(signed_in: Dashboard, world: World) -> None:
+    dash, page, server = signed_in, signed_in.page, world.server
+    tenant = world.tenant_name()
+    tenant_id = dash.create_tenant(tenant, "Resend Works")
+    canceled, resent = rand_email(), rand_email()
+    prefix = server.tenant_url(tenant, "/accept-invite?code=")
+    for email in (canceled, resent):
+        invite_in_dashboard(dash, tenant_id, email)
+        expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {email}.")
+    canceled_link = link_with_prefix(world.mailbox.wait_for(canceled)[0], prefix)
+    first_link = link_with_prefix(world.mailbox.wait_for(resent)[0], prefix)
+
+    dash.goto(f"/invitations?tenant={tenant_id}")
+    expect(page.get_by_role("heading", name="2 invitations")).to_be_visible()
+    dash.shoot("invitations", phone=True)
+    dash.row(canceled).get_by_role("button", name=re.compile("^Cancel")).click()
+    page.wait_for_url(dash.url("/invitations?done=canceled"))
+    dash.notice("Invitation canceled.")
+    dash.goto(f"/invitations?tenant={tenant_id}&status=CANCELED")
+    expect(dash.row(canceled)).to_contain_text("CANCELED")
+    expect(dash.row(resent)).to_have_count(0)
+
+    dash.goto(f"/invitations?tenant={tenant_id}")
+    dash.row(resent).get_by_role("link", name="Invite again").click()
+    expect(page.get_by_label(re.compile("^Email"))).to_have_value(resent)
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {resent}.")
+    messages = world.mailbox.wait_for(resent, count=2)
+    (second_link,) = {link_with_prefix(m, prefix) for m in messages} - {first_link}
+
+    page.goto(canceled_link)
+    expect(page.get_by_role("heading", name=DEAD)).to_be_visible()
+    page.goto(first_link)
+    expect(page.get_by_role("heading", name=DEAD)).to_be_visible()
+    expect(page.locator("input[name=password]")).to_have_count(0)
+    accept_new_user_invitation(page, second_link)
+    page.wait_for_url(f"{world.app.base_url}/me")
+    assert dash.user_status_in_table(resent, tenant_id) == "ACTIVE"
+    dash.goto(f"/users?tenant={tenant_id}&q={canceled}")
+    expect(page.get_by_role("heading", name="0 users")).to_be_visible()
+
+
+def test_deactivate_then_reactivate_a_user(signed_in: Dashboard, world: World) -> None:
+    dash, page, server = signed_in, signed_in.page, world.server
+    tenant = world.tenant_name()
+    doc = server.create_tenant(tenant, display="Toggle Inc")
+    email = rand_email()
+    user = server.create_user(doc["id"], email)
+
+    dash.goto(f"/users/{user['id']}")
+    badge = page.locator("main .badge").first
+    expect(badge).to_have_text("ACTIVE")
+    page.get_by_role("button", name="Deactivate").click()
+    dash.notice("Changes saved.")
+    expect(badge).to_have_text("INACTIVE")
+    expect(page.get_by_role("button", name="Deactivate")).to_have_count(0)
+    assert server.call("GET", f"/users/{user['id']}", 200)["status"] == "INACTIVE"
+    assert dash.user_status_in_table(email, doc["id"]) == "INACTIVE"
+
+    dash.goto(f"/users/{user['id']}")
+    page.get_by_role("button", name="Activate without email").click()
+    dash.notice("Changes saved.")
+    expect(badge).to_have_text("ACTIVE")
+    assert dash.user_status_in_table(email, doc["id"]) == "ACTIVE"
+
+    # Deactivated again, then reactivated by invitation: the user sets a new password.
+    dash.goto(f"/users/{user['id']}")
+    page.get_by_role("button", name="Deactivate").click()
+    expect(badge).to_have_text("INACTIVE")
+    page.get_by_role("button", name="Send invitation").click()
+    dash.notice("Invitation email sent.")
+    (message,) = world.mailbox.wait_for(email)
+    page.goto(link_with_prefix(message, server.tenant_url(tenant, "/accept-existing-invite?code=")))
+    page.fill("#password", "a reactivated passphrase, 31")
+    page.get_by_role("button", name="Activate account").click()
+    page.wait_for_url(f"{world.app.base_url}/me")
+    assert dash.user_status_in_table(email, doc["id"]) == "ACTIVE"
+
+
+def test_search_filter_and_sort_the_users_table(signed_in: Dashboard, world: World) -> None:
+    dash, page, server = signed_in, signed_in.page, world.server
+    tag = rand("s")
+    first = server.create_tenant(rand("srch"), display=f"Search One {tag}")
+    second = server.create_tenant(rand("srch"), display=f"Search Two {tag}")
+    people = {
+        "alpha": (first, "ACTIVE", "Zelda"),
+        "bravo": (first, "INACTIVE", "Yusuf"),
+        "charlie": (first, "PROVISIONED", "Xavier"),
+        "delta": (second, "ACTIVE", "Zelda"),
+    }
+    emails: dict[str, str] = {}
+    for who, (tenant, status, given) in people.items():
+        emails[who] = f"{who}.{tag}@example.com"
+        body = {
+            "tenantId": tenant["id"],
+            "identityProviderName": "wristband",
+            "email": emails[who],
+            "status": status,
+            "givenName": given,
+            "familyName": tag,
+        }
+        body["status"] = "ACTIVE" if status == "INACTIVE" else status  # created ACTIVE, then deactivated
+        user = server.call("POST", "/users", 201, json=body)
+        if status == "INACTIVE":
+            server.call("PATCH", f"/users/{user['id']}", 200, json={"status": "INACTIVE"})
+
+    def shown() -> set[str]:
+        return {e for e in emails.values() if dash.row(e).count() == 1}
+
+    dash.search_users(f"alpha.{tag}")  # email, all tenants
+    expect(page.get_by_role("heading", name="1 user", exact=True)).to_be_visible()
+    assert shown() == {emails["alpha"]}
+
+    dash.search_users(tag)  # family name, all tenants
+    expect(page.get_by_role("heading", name="4 users")).to_be_visible()
+    assert shown() == set(emails.values())
+
+    dash.search_users(tag, tenant=first["id"])  # one tenant
+    expect(page.get_by_role("heading", name="3 users")).to_be_visible()
+    assert shown() == {emails["alpha"], emails["bravo"], emails["charlie"]}
+    dash.shoot("users-filtered")
+
+    dash.search_users(tag, tenant=first["id"], status="INACTIVE")  # and a status
+    expect(page.get_by_role("heading", name="1 user", exact=True)).to_be_visible()
+    assert shown() == {emails["bravo"]}
+    expect(page.get_by_label("Status", exact=True)).to_have_value("INACTIVE")  # the filters stay
+
+    dash.search_users("Zelda")  # given name across tenants; other tests' users are not Zelda
+    assert {emails["alpha"], emails["delta"]} <= shown()
+
+    # Sorted by given name, descending: Zelda, Yusuf, Xavier.
+    dash.search_users(tag, tenant=first["id"])
+    page.get_by_label("Sort by").select_option("givenName")
+    page.get_by_label("Order").select_option("desc")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r".*dir=desc.*"))
+    cells = page.locator("tbody tr td:first-child").all_inner_texts()
+    assert cells == [emails["alpha"], emails["bravo"], emails["charlie"]]
+
+    dash.search_users(f"nobody-{tag}")
+    expect(page.get_by_role("heading", name="0 users")).to_be_visible()
+    expect(page.locator("tbody")).to_contain_text("No users match.")
+
+
+def test_tenant_admin_sees_only_their_tenant(dashboard: Dashboard, world: World) -> None:
+    dash, page, server = dashboard, dashboard.page, world.server
+    tag = rand("iso")
+    mine = server.create_tenant(rand("mine"), display=f"Mine {tag}")
+    other = server.create_tenant(rand("other"), display=f"Other {tag}")
+    my_user = server.create_user(mine["id"], f"mine.{tag}@example.com")
+    their_user = server.create_user(other["id"], f"theirs.{tag}@example.com")
+    their_invitation = server.call(
+        "POST",
+        "/new-user-invitation/invite-user",
+        200,
+        json={"tenantId": other["id"], "invitationType": "EMAIL", "email": f"invited.{tag}@example.com"},
+    )["newUserInvitationRequest"]
+    admin = create_dashboard_admin(server, mine["id"])
+
+    dash.sign_in(admin)
+    expect(page.locator("header")).to_contain_text("Tenant admin")
+    expect(page.get_by_role("link", name="Tenants")).to_have_count(0)
+    expect(page.get_by_label("Tenant", exact=True)).to_have_count(0)  # no tenant filter
+    dash.search_users("")  # everything they can see: their tenant's one user
+    expect(page.get_by_role("heading", name="1 user", exact=True)).to_be_visible()
+    expect(dash.row(my_user["email"])).to_have_count(1)
+    dash.shoot("tenant-admin-users")
+    dash.search_users(their_user["email"])
+    expect(page.get_by_role("heading", name="0 users")).to_be_visible()
+
+    # The other tenant by URL: its filter is ignored, its user and its pages are refused.
+    dash.goto(f"/users?tenant={other['id']}")
+    expect(page.locator("main")).not_to_contain_text(their_user["email"])
+    expect(dash.row(my_user["email"])).to_have_count(1)
+    dash.not_found(f"/users/{their_user['id']}")
+    dash.not_found(f"/users/{their_user['id']}/delete")
+    dash.not_found("/tenants")
+    dash.goto(f"/users/new?tenant={other['id']}")
+    expect(page.locator("main")).to_contain_text(f"Mine {tag}")
+    expect(page.locator("main")).not_to_contain_text(f"Other {tag}")
+    dash.goto(f"/invitations?tenant={other['id']}")
+    expect(page.locator("main")).not_to_contain_text(f"invited.{tag}")
+
+    # Forms posted at the other tenant's objects change nothing.
+    dash.goto("/users")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    status, _ = fetch(page, dash.url(f"/users/{their_user['id']}/status"), {"csrf_token": token, "status": "INACTIVE"})
+    assert status == 404
+    status, _ = fetch(page, dash.url(f"/invitations/{their_invitation['id']}/cancel"), {"csrf_token": token})
+    assert status == 404
+    tenant_form = {"csrf_token": token, "domainName": rand("sneaky"), "displayName": "Sneaky"}
+    status, _ = fetch(page, dash.url("/tenants"), tenant_form)
+    assert status == 404
+    status, _ = fetch(page, dash.url("/users/new"), {"csrf_token": token, "tenant": other["id"], "email": rand_email()})
+    assert status in (303, 0)  # created in their own tenant, never in the other one
+    assert server.call("GET", f"/users/{their_user['id']}", 200)["status"] == "ACTIVE"
+    assert server.query("SELECT status FROM invitations WHERE id = ?", their_invitation["id"]) == [
+        ("PENDING_INVITE_ACCEPTANCE",)
+    ]
+    other_users = server.call("GET", f"/tenants/{other['id']}/users", 200)
+    assert [u["email"] for u in other_users["items"]] == [their_user["email"]]
+
+    # Their own tenant's user is theirs to manage.
+    dash.goto(f"/users/{my_user['id']}")
+    page.get_by_role("button", name="Deactivate").click()
+    dash.notice("Changes saved.")
+    assert server.call("GET", f"/users/{my_user['id']}", 200)["status"] == "INACTIVE"
+
+
+def test_sign_in_refuses_a_wrong_password_and_sign_out_ends_the_session(
+    dashboard: Dashboard, world: World, app_admin: DashboardAdmin
+) -> None:
+    dash, page = dashboard, dashboard.page
+    dash.goto("/users")
+    page.wait_for_url(dash.url("/login"))  # signed out: to the sign-in page
+    form = page.locator("main form")
+    assert_form_accessible(page, form, page.get_by_label("Email", exact=True))
+    expect(page.get_by_label("Email", exact=True)).to_be_focused()  # tab_to leaves the focus there
+    page.get_by_label("Email", exact=True).fill(app_admin.email)
+    page.get_by_label("Password").fill("not the password, sorry")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Invalid email or password.")
+    dash.shoot("sign-in")
+
+    dash.sign_in(app_admin)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(dash.url("/login"))
+    dash.goto("/tenants")
+    page.wait_for_url(dash.url("/login"))
