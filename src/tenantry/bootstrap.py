@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
+
 from tenantry.adapters.mail.dispatch import OutboxDispatcher
 from tenantry.adapters.mail.memory import LogTransport
 from tenantry.adapters.mail.render import TemplateRenderer
@@ -19,6 +21,7 @@ from tenantry.core.auth.settings import AuthSettings
 from tenantry.core.context import CoreContext
 from tenantry.core.ports import EmailRenderer
 from tenantry.core.users.passwords import PasswordPolicy
+from tenantry.protocols.oidc.relying_party import OidcRelyingParty
 from tenantry.settings import Settings
 
 
@@ -36,6 +39,7 @@ class Services:
     mail_transport: MailTransport
     mail_renderer: EmailRenderer
     outbox_dispatcher: OutboxDispatcher
+    oidc: OidcRelyingParty
 
     def close(self) -> None:
         self.mail_transport.close()
@@ -88,4 +92,16 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         mail_transport=transport,
         mail_renderer=renderer,
         outbox_dispatcher=OutboxDispatcher(database, transport, settings, clock),
+        oidc=OidcRelyingParty(sso_http_client()),
+    )
+
+
+def sso_http_client() -> httpx.AsyncClient:
+    """What Tenantry uses to reach external IdPs (discovery, JWKS, token, userinfo, SAML metadata).
+    No pooled keep-alive connections: they would tie the client to one event loop, and SSO traffic
+    is a few requests per sign-in."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0),
+        limits=httpx.Limits(max_keepalive_connections=0),
+        follow_redirects=False,
     )

@@ -15,6 +15,7 @@ from tenantry.core.auth.discovery import send_discovery_email
 from tenantry.core.auth.login import InvalidCredentials, authenticate_password
 from tenantry.core.auth.sessions import start_session
 from tenantry.core.tenants.model import Tenant
+from tenantry.core.users.model import User
 from tenantry.protocols.oauth2.authorize import (
     AuthorizeError,
     UnsafeAuthorizeError,
@@ -173,24 +174,44 @@ def _tenant_login(
             "signup_enabled": tenant.signup_enabled,
         }
         return page(request, "login.html", context, 401)
+    return continue_signed_in(
+        request, services, application, tenant, user, params, form.get("client_id"), custom_domain
+    )
+
+
+def continue_signed_in(
+    request: Request,
+    services: Services,
+    application: Application,
+    tenant: Tenant,
+    user: User,
+    params: dict[str, list[str]] | None,
+    client_id: str | None,
+    custom_domain: str | None,
+    landing: str | None = None,
+) -> Response:
+    """Start the user's session on this tenant host, then: finish the authorize request the
+    sign-in began with (``params``), else go to the client's login URL, else to ``landing``,
+    else say the user is signed in."""
     token, session = start_session(services.core, tenant, user)
+    response: Response
     if params is not None:
         client_ids = params.get("client_id") or []
         client = interactive_client(services, application, client_ids[0] if client_ids else None)
         try:
             auth_request = parse_authorize_request(params, client.redirect_uris if client else None, tenant.domain_name)
         except UnsafeAuthorizeError as error:
-            response: Response = error_page(request, "This sign-in link is not valid", error.description)
+            response = error_page(request, "This sign-in link is not valid", error.description)
         except AuthorizeError as error:
             response = error_redirect(
                 error.redirect_to, error.error, error.description, error.state, tenant, custom_domain
             )
         else:
             response = finish_authorization(services, application, tenant, auth_request, session, user, custom_domain)
-    elif form.get("client_id"):
-        response = RedirectResponse(
-            tenant_login_url(services, application, tenant, form["client_id"]), 302, headers=NO_STORE
-        )
+    elif client_id:
+        response = RedirectResponse(tenant_login_url(services, application, tenant, client_id), 302, headers=NO_STORE)
+    elif landing:
+        response = RedirectResponse(landing, 302, headers=NO_STORE)
     else:
         response = page(request, "signed_in.html", {**_branding(application, tenant), "email": user.email})
     set_session_cookie(response, token, services.settings.session_absolute_seconds)
