@@ -7,7 +7,11 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tenantry.bootstrap import Services
 from tenantry.core.auth.sessions import current_session, end_session
+from tenantry.core.identity_providers.model import IdentityProvider
+from tenantry.core.sso.service import providers_for_login
+from tenantry.core.tenants.model import Tenant
 from tenantry.protocols.oauth2.authorize import (
     AuthorizeError,
     UnsafeAuthorizeError,
@@ -23,6 +27,7 @@ from tenantry.web.oauth.flow import (
     finish_authorization,
     interactive_client,
 )
+from tenantry.web.pages.login import sso_start_path
 from tenantry.web.pages.rendering import error_page
 
 router = APIRouter(tags=["oauth2"])
@@ -62,9 +67,27 @@ def authorize(request: Request, services: ServicesDep, target: TenantTargetDep) 
             target.custom_domain,
         )
     query = {"req": encode_req(services.keys, tenant, auth_request)}
+    hint = request.query_params.get("idp_hint")
+    if hint and (provider := _hinted_provider(services, tenant, hint)) is not None:
+        # idp_hint goes straight to that identity provider, skipping the login page.
+        return RedirectResponse(
+            sso_start_path(provider.id, req=query["req"], login_hint=auth_request.login_hint),
+            status_code=302,
+            headers=NO_STORE,
+        )
     if auth_request.login_hint:
         query["login_hint"] = auth_request.login_hint
     return RedirectResponse(f"/login?{urlencode(query)}", status_code=302, headers=NO_STORE)
+
+
+def _hinted_provider(services: Services, tenant: Tenant, hint: str) -> IdentityProvider | None:
+    """The tenant's enabled external provider named (or identified) by ``idp_hint``; an unknown
+    hint is ignored and the login page shows every choice."""
+    wanted = hint.strip().lower()[:100]
+    for provider in providers_for_login(services.core, tenant):
+        if wanted in (provider.name.lower(), provider.id.lower()):
+            return provider
+    return None
 
 
 def _same_origin(url: str, candidates: list[str]) -> bool:

@@ -13,11 +13,12 @@ from tenantry.core.auth.sessions import start_session
 from tenantry.core.errors import ConstraintViolations, InvalidState
 from tenantry.core.invitations import service as invitations
 from tenantry.core.invitations.model import InvitationKind, InvitationType
+from tenantry.core.sso.service import providers_for_login
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
 from tenantry.web.deps import ServicesDep, TenantTargetDep
 from tenantry.web.oauth.flow import NO_STORE, set_session_cookie
-from tenantry.web.pages.login import read_form
+from tenantry.web.pages.login import read_form, sso_start_path
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page
 from tenantry.web.pages.signup import FIELD_LABELS, VIOLATION_TEXT, landing_url, schema_fields
 
@@ -56,6 +57,13 @@ def _form_page(
             "values": values or {},
             "violations": violations or {},
             "error": error,
+            # A new user may accept by signing in at one of the tenant's identity providers instead.
+            "sso_providers": []
+            if existing
+            else [
+                {"name": p.name, "label": p.display_name, "href": sso_start_path(p.id, invitation=code)}
+                for p in providers_for_login(services.core, opened.tenant)
+            ],
         },
         status_code,
     )

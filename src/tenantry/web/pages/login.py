@@ -14,6 +14,7 @@ from tenantry.core.applications.model import Application
 from tenantry.core.auth.discovery import send_discovery_email
 from tenantry.core.auth.login import InvalidCredentials, authenticate_password
 from tenantry.core.auth.sessions import start_session
+from tenantry.core.sso.service import provider_for_email, providers_for_login
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
 from tenantry.protocols.oauth2.authorize import (
@@ -38,12 +39,12 @@ router = APIRouter(tags=["hosted pages"], include_in_schema=False)
 MAX_FORM_BYTES = 16_384
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """A url-encoded form with each field once; anything else is an empty form."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         return {}
     raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
+    if len(raw) > max_bytes:
         return {}
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=30)
@@ -98,8 +99,28 @@ def login_page(request: Request, services: ServicesDep, target: TargetDep) -> Re
         "client_id": client_id,
         "identifier": request.query_params.get("login_hint", "")[:200],
         "signup_enabled": tenant.signup_enabled,
+        **_sso_choices(services, tenant, req, client_id),
     }
     return page(request, "login.html", context)
+
+
+def _sso_choices(services: Services, tenant: Tenant, req: str | None, client_id: str | None) -> dict[str, object]:
+    """The "Continue with …" buttons of the tenant's enabled external providers, and whether a
+    work-email field may route to one of them by domain."""
+    providers = providers_for_login(services.core, tenant)
+    return {
+        "sso_providers": [
+            {"name": p.name, "label": p.display_name, "href": sso_start_path(p.id, req=req, client_id=client_id)}
+            for p in providers
+        ],
+        "sso_by_email": any(p.email_domains for p in providers),
+    }
+
+
+def sso_start_path(provider_id: str, **params: str | None) -> str:
+    """The path that starts a sign-in with an external provider."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"/sso/{provider_id}/start" + (f"?{query}" if query else "")
 
 
 @router.post("/login", response_model=None)
@@ -162,6 +183,8 @@ def _tenant_login(
     if req and params is None:
         return error_page(request, "This sign-in link has expired", "Go back to the application and sign in again.")
     identifier = (form.get("identifier") or "").strip()
+    if form.get("action") == "sso":
+        return _route_by_email(request, services, application, tenant, form, req)
     try:
         user = authenticate_password(services.core, tenant, identifier, form.get("password") or "")
     except InvalidCredentials as error:
@@ -172,11 +195,40 @@ def _tenant_login(
             "identifier": identifier[:200],
             "error": error.message,
             "signup_enabled": tenant.signup_enabled,
+            **_sso_choices(services, tenant, req, form.get("client_id")),
         }
         return page(request, "login.html", context, 401)
     return continue_signed_in(
         request, services, application, tenant, user, params, form.get("client_id"), custom_domain
     )
+
+
+def _route_by_email(
+    request: Request,
+    services: Services,
+    application: Application,
+    tenant: Tenant,
+    form: dict[str, str],
+    req: str | None,
+) -> Response:
+    """Home-realm discovery: a work email whose domain belongs to one of the tenant's providers
+    goes to that provider, with the email as ``login_hint``."""
+    email = (form.get("email") or "").strip()
+    provider = provider_for_email(services.core, tenant, email) if len(email) <= 200 else None
+    if provider is None:
+        context = {
+            **_branding(application, tenant),
+            "req": req,
+            "client_id": form.get("client_id"),
+            "identifier": "",
+            "sso_email": email[:200],
+            "sso_error": "No single sign-on is set up for that email domain. Sign in with your password instead.",
+            "signup_enabled": tenant.signup_enabled,
+            **_sso_choices(services, tenant, req, form.get("client_id")),
+        }
+        return page(request, "login.html", context, 400)
+    location = sso_start_path(provider.id, req=req, client_id=form.get("client_id"), login_hint=email)
+    return RedirectResponse(location, 302, headers=NO_STORE)
 
 
 def continue_signed_in(
