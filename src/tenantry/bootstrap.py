@@ -14,6 +14,7 @@ from tenantry.adapters.mail.smtp import SmtpTransport, parse_smtp_url
 from tenantry.adapters.mail.transport import MailTransport
 from tenantry.adapters.security.keys import KeyStore
 from tenantry.adapters.security.passwords import Argon2Hasher, CommonPasswordList
+from tenantry.adapters.security.saml_credentials import SpCredentials, load_or_create_sp_credentials
 from tenantry.adapters.sql.database import Database
 from tenantry.adapters.sql.migrate import upgrade
 from tenantry.adapters.sql.uow import SqlUnitOfWorkFactory
@@ -40,6 +41,7 @@ class Services:
     mail_renderer: EmailRenderer
     outbox_dispatcher: OutboxDispatcher
     oidc: OidcRelyingParty
+    saml_sp: SpCredentials
 
     def close(self) -> None:
         self.mail_transport.close()
@@ -93,6 +95,9 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         mail_renderer=renderer,
         outbox_dispatcher=OutboxDispatcher(database, transport, settings, clock),
         oidc=OidcRelyingParty(sso_http_client()),
+        saml_sp=load_or_create_sp_credentials(
+            settings.data_dir / "saml", settings.saml_sp_key_file, settings.saml_sp_cert_file
+        ),
     )
 
 

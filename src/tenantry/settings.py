@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(1000, ge=1, le=10_000)
     default_page_size: int = Field(50, ge=1)
 
+    saml_sp_key_file: Path | None = Field(None, description="PEM key signing AuthnRequests (shared by all nodes)")
+    saml_sp_cert_file: Path | None = Field(None, description="PEM certificate published in the SP metadata")
+
     smtp_url: str | None = Field(None, description="smtp://user:pass@host:587?starttls=true or smtps://...")
     mail_from: str = "Tenantry <no-reply@tenantry.local>"
     mail_max_attempts: int = Field(8, ge=1, le=100)

@@ -24,6 +24,7 @@ from tenantry.web.oauth import routes as oauth
 from tenantry.web.pages import invitations as invitation_pages
 from tenantry.web.pages import login, signup
 from tenantry.web.ratelimit import RateLimits
+from tenantry.web.sso import routes as sso
 from tenantry.web.workers import MailDispatcherThread, TenantPurger
 
 log = structlog.get_logger("tenantry.app")
@@ -68,6 +69,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         login.router,
         signup.router,
         invitation_pages.router,
+        sso.router,
     ):
         app.include_router(router)
     for router in (
