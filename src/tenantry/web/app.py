@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
 from tenantry.web import health
-from tenantry.web.api import applications, audit, clients, invitations, roles, tenants, users, workflows
+from tenantry.web.api import applications, audit, clients, external_idp, invitations, roles, tenants, users, workflows
 from tenantry.web.auth import BearerAuthenticator, ClientCache
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
@@ -80,6 +80,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         invitations.router,
         audit.router,
         applications.router,
+        external_idp.router,
     ):
         app.include_router(router, prefix="/api/v1")
     dashboard.install(app)

@@ -14,6 +14,7 @@ import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from tenantry.core.access import Principal, require
 from tenantry.core.applications.model import Application
 from tenantry.core.audit.service import record
 from tenantry.core.auth.emails import VERIFICATION, send_code
@@ -361,3 +362,51 @@ def verify_user(ctx: CoreContext, tenant: Tenant, provider: IdentityProvider, ex
     if user.status is not UserStatus.ACTIVE:
         raise UserNotActive()
     return user
+
+
+WORKFLOW_PERMISSION = "external-idp-login-workflow:execute"
+
+
+def _workflow_target(
+    ctx: CoreContext, actor: Principal, tenant_id: str, provider_name: str
+) -> tuple[Application, Tenant, IdentityProvider]:
+    """The tenant and external provider a self-hosted SSO page names, within the caller's reach."""
+    require(actor, WORKFLOW_PERMISSION, tenant_id=tenant_id)
+    with ctx.uow(actor.application_id) as uow:
+        application = uow.applications.get(actor.application_id)
+        tenant = uow.tenants.get(tenant_id)
+        if tenant is None or not tenant.is_usable or application is None:
+            raise NotFound("tenant", tenant_id[:40])
+        provider = uow.identity_providers.get_by_name(provider_name, tenant.id)
+    if provider is None or not provider.is_external:
+        raise NotFound("identity_provider", provider_name[:60])
+    return application, tenant, provider
+
+
+def verify_external_user(
+    ctx: CoreContext, actor: Principal, tenant_id: str, provider_name: str, external_id: str
+) -> User:
+    """``POST /api/v1/external-idp-login/verify-user``."""
+    _, tenant, provider = _workflow_target(ctx, actor, tenant_id, provider_name)
+    return verify_user(ctx, tenant, provider, external_id)
+
+
+class JitDisabled(InvalidState):
+    def __init__(self) -> None:
+        super().__init__(
+            "jit_provisioning_disabled", "Just-in-time provisioning is not enabled for this identity provider"
+        )
+
+
+def provision_external_user(
+    ctx: CoreContext, actor: Principal, tenant_id: str, provider_name: str, identity: ExternalIdentity
+) -> tuple[User, bool]:
+    """``POST /api/v1/external-idp-login/provision-user``: what a JIT login does, for self-hosted
+    SSO pages that validated the IdP's answer themselves. ``(user, created)``."""
+    application, tenant, provider = _workflow_target(ctx, actor, tenant_id, provider_name)
+    if not provider.jit_provisioning_enabled:
+        raise JitDisabled()
+    with ctx.uow(application.id) as uow:
+        existed = uow.users.find_by_external_id(tenant.id, provider.id, identity.external_id) is not None
+    user = sign_in_external(ctx, application, tenant, provider, identity)
+    return user, not existed
