@@ -254,6 +254,19 @@ def test_unknown_kid_refetches_once_then_accepts_after_rotation() -> None:
     assert idp.jwks_fetches == 2
 
 
+def test_rotation_without_kid_refetches_once() -> None:
+    idp, clock = FakeIdp(), Clock()
+    rp = make_rp(idp, clock)
+    assert validate(sign(claims(), kid=None), idp=idp, rp=rp)["sub"] == "user-1"
+    idp.published = [RSA_B]
+    clock.now += 61
+    assert validate(sign(claims(exp=int(clock.now) + 300), key=RSA_B, kid=None), idp=idp, rp=rp)["sub"] == "user-1"
+    assert idp.jwks_fetches == 2
+    with pytest.raises(OidcError, match="signature invalid"):
+        validate(sign(claims(exp=int(clock.now) + 300), key=RSA_A, kid=None), idp=idp, rp=rp)
+    assert idp.jwks_fetches == 2
+
+
 def test_unknown_kid_fetch_storm_is_bounded() -> None:
     idp, clock = FakeIdp(), Clock()
     rp = make_rp(idp, clock)
@@ -298,6 +311,16 @@ def test_discovery_and_cache() -> None:
     assert first == third
     assert first.token_endpoint == f"{ISSUER}/token"
     assert first.token_endpoint_auth_methods == ("client_secret_basic",)
+
+
+def test_discovery_url_given_in_full_accepts_the_issuer_with_a_trailing_slash() -> None:
+    idp = FakeIdp()
+    idp.discovery_issuer = ISSUER + "/"
+    endpoints = run(make_rp(idp).discover(ISSUER + "/.well-known/openid-configuration"))
+    assert endpoints.issuer == ISSUER + "/"
+    # configured as an issuer, the match is exact
+    with pytest.raises(OidcError, match="issuer mismatch"):
+        run(make_rp(idp).discover(ISSUER))
 
 
 def test_discovery_issuer_mismatch() -> None:

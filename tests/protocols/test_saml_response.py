@@ -189,6 +189,32 @@ def test_wrong_audience() -> None:
     assert refused(signed(ResponseSpec(audience="https://other-sp.example.com"))) == "audience mismatch"
 
 
+def test_missing_audience_restriction() -> None:
+    """python3-saml accepts an assertion without any AudienceRestriction; we do not."""
+    root = forge.build_response()
+    conditions = forge.assertion_of(root).find(f"{{{forge.SAML}}}Conditions")
+    conditions.remove(conditions.find(f"{{{forge.SAML}}}AudienceRestriction"))
+    forge.sign(forge.assertion_of(root), IDP_KEYS)
+    assert refused(root) == "assertion has no AudienceRestriction"
+
+
+def test_second_audience_restriction_excluding_us() -> None:
+    root = forge.build_response()
+    conditions = forge.assertion_of(root).find(f"{{{forge.SAML}}}Conditions")
+    restriction = etree.SubElement(conditions, f"{{{forge.SAML}}}AudienceRestriction")
+    etree.SubElement(restriction, f"{{{forge.SAML}}}Audience").text = "https://other-sp.example.com"
+    forge.sign(forge.assertion_of(root), IDP_KEYS)
+    assert refused(root) == "audience mismatch"
+
+
+def test_session_not_on_or_after_passed() -> None:
+    root = forge.build_response()
+    statement = forge.assertion_of(root).find(f"{{{forge.SAML}}}AuthnStatement")
+    statement.set("SessionNotOnOrAfter", forge.iso(datetime.now(UTC) - timedelta(hours=1)))
+    forge.sign(forge.assertion_of(root), IDP_KEYS)
+    assert refused(root) == "SessionNotOnOrAfter has passed"
+
+
 def test_wrong_recipient() -> None:
     assert refused(signed(ResponseSpec(recipient="https://other-sp.example.com/acs"))) == "recipient mismatch"
 

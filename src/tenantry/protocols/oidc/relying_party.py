@@ -216,7 +216,15 @@ class OidcRelyingParty:
                 candidates = [key for key in refreshed if key_fits(key, alg, kid)]
         if not candidates:
             raise OidcError("id_token signing key unknown")
-        claims = verify_signature(id_token, alg, candidates)
+        try:
+            claims = verify_signature(id_token, alg, candidates)
+        except OidcError:
+            # without a kid a rotated key looks like a bad signature: same bounded refetch, then one more try
+            refreshed = None if kid is not None else await self._jwks.refresh_for_unknown_kid(endpoints.jwks_uri)
+            fresh = [key for key in refreshed or () if key_fits(key, alg, None)]
+            if not fresh:
+                raise
+            claims = verify_signature(id_token, alg, fresh)
         check_claims(
             claims, issuer=endpoints.issuer, client_id=client_id, nonce=nonce, now=self._clock(), leeway=self._leeway
         )
