@@ -35,6 +35,7 @@ run: install
 ## make test: install what the tests need, start a throwaway PostgreSQL, run everything
 test: install-dev
 	@./scripts/system-deps.sh
+	@./scripts/node-deps.sh
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
 	@$(BIN)/lint-imports --no-cache >/dev/null
