@@ -41,6 +41,14 @@ class Admin:
         )
         self.client = TestClient(api.client.app, base_url=f"https://{api.vanity}", follow_redirects=False)
 
+    @classmethod
+    def existing(cls, api: Api, email: str, password: str) -> Admin:
+        """A browser for an administrator created some other way (e.g. from the dashboard)."""
+        admin = cls.__new__(cls)
+        admin.api, admin.email, admin.password = api, email, password
+        admin.client = TestClient(api.client.app, base_url=f"https://{api.vanity}", follow_redirects=False)
+        return admin
+
     @property
     def csrf(self) -> str:
         if "tenantry_csrf" not in self.client.cookies:

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from tenantry.bootstrap import Services
 from tenantry.web import health
 from tenantry.web.api import applications, audit, clients, external_idp, invitations, roles, tenants, users, workflows
+from tenantry.web.api import identity_providers as identity_provider_api
 from tenantry.web.auth import BearerAuthenticator, ClientCache
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
@@ -79,6 +80,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         clients.router,
         invitations.router,
         audit.router,
+        identity_provider_api.router,  # before applications: its /tenants/{id}/{policy} paths match anything
         applications.router,
         external_idp.router,
     ):

@@ -30,6 +30,21 @@ class InvalidToken(Exception):
     """The token is malformed, badly signed, or signed by a key we do not know."""
 
 
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A signing key as an administrator sees it (never its private part)."""
+
+    kid: str
+    algorithm: str
+    created_at: datetime
+    retired_at: datetime | None
+    publish_until: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.retired_at is None
+
+
 @dataclass(frozen=True)
 class _Loaded:
     active: RSAKey
@@ -125,6 +140,23 @@ class KeyStore:
         except (JoseError, ValueError, TypeError, KeyError) as error:
             raise InvalidToken(str(error)) from error
         return dict(decoded.claims)
+
+    def describe(self) -> list[KeyInfo]:
+        """Every stored key, newest first (retired keys included until they are deleted)."""
+        columns = t.signing_keys.c
+        query = select(columns.kid, columns.algorithm, columns.created_at, columns.retired_at, columns.publish_until)
+        with self._database.transaction(write=False) as conn:
+            rows = conn.execute(query.order_by(columns.created_at.desc())).all()
+        return [
+            KeyInfo(
+                r.kid,
+                r.algorithm,
+                _aware(r.created_at),
+                _aware(r.retired_at) if r.retired_at else None,
+                _aware(r.publish_until) if r.publish_until else None,
+            )
+            for r in rows
+        ]
 
     def jwks(self) -> dict[str, Any]:
         return self._current().public

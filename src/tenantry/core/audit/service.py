@@ -52,3 +52,29 @@ def list_events(ctx: CoreContext, actor: Principal, application_id: str, spec: L
         require(actor, "audit-event:read", tenant_id=None)
     with ctx.uow(actor.application_id) as uow:
         return uow.audit.page(spec, scope)
+
+
+def record_event(
+    ctx: CoreContext,
+    action: str,
+    *,
+    application_id: str,
+    actor: Principal | None = None,
+    tenant_id: str | None = None,
+    target: tuple[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record an event in its own transaction: for changes made outside the core's units of
+    work (e.g. a signing-key rotation by the key store)."""
+    with ctx.uow(application_id, write=True) as uow:
+        record(
+            uow,
+            ctx,
+            action,
+            application_id=application_id,
+            actor=actor,
+            tenant_id=tenant_id,
+            target=target,
+            details=details,
+        )
+        uow.commit()

@@ -45,3 +45,31 @@ class EmailContext:
     tenant_name: str | None = None
     tenant_logo_url: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A message in the outbox as an administrator sees it (without its bodies)."""
+
+    id: str
+    kind: str
+    recipient: str
+    subject: str
+    status: str  # PENDING | SENT | FAILED
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    tenant_id: str | None
+
+
+OUTBOX_STATUSES = ("PENDING", "SENT", "FAILED")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFilter:
+    status: str | None = None
+    with_error: bool = False
+    min_attempts: int = 0
+    recipient_prefix: str | None = None

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 from tenantry.core.access import Principal, require
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import NotFound
-from tenantry.core.policies.model import PasswordPolicySettings, PolicyKind, parse_settings, resolve, to_json
+from tenantry.core.policies.model import (
+    POLICY_TYPES,
+    PasswordPolicySettings,
+    PolicyKind,
+    parse_settings,
+    resolve,
+    to_json,
+)
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.users.passwords import PasswordPolicy
 
@@ -62,3 +70,19 @@ def set_policy(
         result = to_json(resolved(uow, kind, tenant_id))
         uow.commit()
     return result
+
+
+def read_settings(ctx: CoreContext, actor: Principal, kind: PolicyKind, tenant_id: str | None) -> dict[str, Any]:
+    """Only what is set at this level (the application's policy, or the tenant's override), as a
+    camelCase document: what an owner edits, as opposed to what is in force (``read_policy``)."""
+    with ctx.uow(actor.application_id) as uow:
+        if tenant_id is not None:
+            tenant = uow.tenants.get(tenant_id)
+            if tenant is None or not actor.allows("tenant:read", tenant_id=tenant_id):
+                raise NotFound("tenant", tenant_id)
+        else:
+            require(actor, "application:read", tenant_id=None)
+        stored = uow.policies.get(kind.value, tenant_id) or {}
+    policy_type = POLICY_TYPES[kind]
+    camel = dict(zip((f.name for f in fields(policy_type)), to_json(policy_type()), strict=True))
+    return {camel[name]: value for name, value in stored.items() if name in camel}

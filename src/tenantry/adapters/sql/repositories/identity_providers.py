@@ -172,6 +172,13 @@ class SqlIdentityProviderRepository(Repository):
                 delete(IDP).where((IDP.c.application_id == self.application_id) & (IDP.c.id == provider_id))
             )
 
+    def has_users(self, provider_id: str) -> bool:
+        """Whether any user signs in through this provider (deleting it would delete them)."""
+        if not lookupable(provider_id):
+            return False
+        query = select(t.users.c.id).where(t.users.c.identity_provider_id == provider_id).limit(1)
+        return self.connection.execute(query).first() is not None
+
     def _write_domains(self, provider: IdentityProvider) -> None:
         if provider.email_domains:
             rows = [

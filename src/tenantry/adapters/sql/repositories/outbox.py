@@ -1,10 +1,32 @@
 from __future__ import annotations
 
-from sqlalchemy import insert
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
 
 from tenantry.adapters.sql import tables as t
-from tenantry.adapters.sql.repositories.base import Repository
-from tenantry.core.mail.model import EmailMessage
+from tenantry.adapters.sql.repositories.base import Repository, aware
+from tenantry.core.mail.model import EmailMessage, OutboxEntry, OutboxFilter
+from tenantry.core.ports import Page
+
+O = t.outbox
+
+
+def _entry(row: Any) -> OutboxEntry:
+    return OutboxEntry(
+        id=row.id,
+        kind=row.kind,
+        recipient=row.recipient,
+        subject=row.subject,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        next_attempt_at=aware(row.next_attempt_at),  # type: ignore[arg-type]
+        sent_at=aware(row.sent_at),
+        tenant_id=row.tenant_id,
+    )
 
 
 class SqlOutboxRepository(Repository):
@@ -28,3 +50,33 @@ class SqlOutboxRepository(Repository):
                 created_at=message.created_at,
             )
         )
+
+    def page(self, where: OutboxFilter, start_index: int, count: int) -> Page[OutboxEntry]:
+        columns = [O.c[name] for name in (*OutboxEntry.__slots__,)]  # never the bodies
+        query = select(*columns).where(O.c.application_id == self.application_id)
+        if where.status is not None:
+            query = query.where(O.c.status == where.status)
+        if where.with_error:
+            query = query.where(O.c.last_error.is_not(None))
+        if where.min_attempts:
+            query = query.where(O.c.attempts >= where.min_attempts)
+        if where.recipient_prefix:
+            escaped = where.recipient_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(O.c.recipient.like(escaped + "%", escape="\\"))
+        total = self.connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = self.connection.execute(
+            query.order_by(O.c.created_at.desc(), O.c.id.desc()).offset(start_index - 1).limit(count)
+        ).all()
+        return Page(total, start_index, [_entry(r) for r in rows])
+
+    def retry(self, message_id: str, now: datetime) -> bool:
+        result = self.connection.execute(
+            update(O)
+            .where(
+                (O.c.id == message_id)
+                & (O.c.application_id == self.application_id)
+                & O.c.status.in_(("PENDING", "FAILED"))
+            )
+            .values(status="PENDING", next_attempt_at=now)
+        )
+        return result.rowcount == 1
