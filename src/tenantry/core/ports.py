@@ -21,7 +21,14 @@ from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, 
 from tenantry.core.clients.model import Client
 from tenantry.core.identity_providers.model import IdentityProvider, IdentityProviderStatus
 from tenantry.core.invitations.model import Invitation
-from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
+from tenantry.core.mail.model import (
+    EmailContext,
+    EmailKind,
+    EmailMessage,
+    OutboxEntry,
+    OutboxFilter,
+    RenderedEmail,
+)
 from tenantry.core.roles.model import OwnerType, Role
 from tenantry.core.sso.model import SsoRequest
 from tenantry.core.tenants.model import Tenant
@@ -302,6 +309,15 @@ class AuditRepository(Protocol):
 
 class OutboxRepository(Protocol):
     def add(self, message: EmailMessage) -> None: ...
+
+    def page(self, where: OutboxFilter, start_index: int, count: int) -> Page[OutboxEntry]:
+        """The application's messages, newest first."""
+        ...
+
+    def retry(self, message_id: str, now: datetime) -> bool:
+        """Make a PENDING or FAILED message due now (FAILED becomes PENDING); False if there is
+        no such message or it was sent."""
+        ...
 
 
 class AdminRepository(Protocol):
