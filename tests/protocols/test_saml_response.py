@@ -542,3 +542,11 @@ def test_signature_checks_accept_the_untouched_response() -> None:
     register_unique_ids(root)
     assert verify_own_signature(root, IDP.signing_certs) is True
     assert verify_own_signature(forge.assertion_of(root), IDP.signing_certs) is True
+
+
+def test_configuration_the_toolkit_refuses_is_a_clear_saml_error() -> None:
+    idp = SamlIdp(IDP_ENTITY_ID, "https://single-label/sso", signing_certs=(IDP_KEYS.cert_pem,))
+    with pytest.raises(SamlError, match="SAML configuration invalid: idp_sso_url_invalid"):
+        build_authn_request(SP, idp, "relay")
+    with pytest.raises(SamlError, match="SAML configuration invalid"):
+        validate_response(SP, idp, forge.encode(signed()), expected_request_id=REQUEST_ID)

@@ -3,6 +3,7 @@ gives a second, independent opinion on every Response (schema validation and its
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from tenantry.protocols.saml.model import BINDING_POST, SamlError, SamlIdp, SamlSp
 
+_SETTING_CODES = re.compile(r"[a-z_]+(,[a-z_]+)*")
 NAME_ID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 
 _VALIDATION_ERROR_NAMES: dict[int, str] = {
@@ -64,7 +66,10 @@ def settings_for(sp: SamlSp, idp: SamlIdp | None) -> Any:
     try:
         return OneLogin_Saml2_Settings(data, sp_validation_only=idp is None)
     except OneLogin_Saml2_Error as error:
-        raise SamlError("SAML configuration invalid") from error
+        # the toolkit's message ends in fixed codes such as "idp_sso_url_invalid": safe to pass on
+        codes = str(error).rpartition(": ")[2]
+        detail = f": {codes}" if _SETTING_CODES.fullmatch(codes) else ""
+        raise SamlError(f"SAML configuration invalid{detail}") from error
 
 
 def request_data_for(acs_url: str, post_data: dict[str, str] | None = None) -> dict[str, Any]:
