@@ -10,6 +10,7 @@ user. The session then starts and the flow continues as after a password login."
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -209,11 +210,14 @@ async def saml_acs(request: Request, provider_id: str, services: ServicesDep, ta
                 return _refusal(request, "The sign-in could not be completed", error.message)
     sp, idp = saml_parties(settings, sso_urls(target.application, tenant, provider), services.saml_sp)
     try:
-        assertion = validate_response(
-            sp,
-            idp,
-            form.get("SAMLResponse") or "",
-            expected_request_id=pending.saml_request_id if pending else None,
+        assertion = await run_in_threadpool(
+            partial(
+                validate_response,
+                sp,
+                idp,
+                form.get("SAMLResponse") or "",
+                expected_request_id=pending.saml_request_id if pending else None,
+            )
         )
         identity = identity_from(assertion.attributes, settings.attribute_mapping, subject=assertion.name_id)
     except SamlError as error:
