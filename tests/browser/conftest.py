@@ -604,6 +604,7 @@ def me(page: Page) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DashboardAdmin:
+    id: str
     email: str
     password: str
     tenant_id: str | None = None
@@ -622,11 +623,12 @@ def tenantry_cli(server: Server, *args: str) -> str:
 
 def create_dashboard_admin(server: Server, tenant_id: str | None = None) -> DashboardAdmin:
     """``tenantry admins create``: of the application, or of one tenant with ``tenant_id``."""
-    admin = DashboardAdmin(rand_email(), f"{PASSWORD} {secrets.token_hex(4)}", tenant_id)
-    args = ["admins", "create", "--email", admin.email, "--password", admin.password, "--domain", server.vanity]
+    email, password = rand_email(), f"{PASSWORD} {secrets.token_hex(4)}"
+    args = ["admins", "create", "--email", email, "--password", password, "--domain", server.vanity]
     out = tenantry_cli(server, *args, *(["--tenant", tenant_id] if tenant_id else []))
-    assert admin.email in out, out
-    return admin
+    found = re.search(r"^admin: (\S+) \(" + re.escape(email), out, re.MULTILINE)
+    assert found, out
+    return DashboardAdmin(found.group(1), email, password, tenant_id)
 
 
 @pytest.fixture(scope="package")
