@@ -39,12 +39,17 @@ async def get_application(request: Request) -> Application:
     return application
 
 
-def get_target(request: Request) -> HostTarget:
+async def get_target(request: Request) -> HostTarget:
     resolver: ApplicationResolver = request.app.state.applications
-    return resolver.target(request.headers.get("host", ""))
+    host = request.headers.get("host", "")
+    cached = resolver.cached_target(host)
+    if cached is not None:
+        return cached
+    target: HostTarget = await run_in_threadpool(resolver.target, host)
+    return target
 
 
-def get_tenant_target(target: Annotated[HostTarget, Depends(get_target)]) -> TenantTarget:
+async def get_tenant_target(target: Annotated[HostTarget, Depends(get_target)]) -> TenantTarget:
     if target.tenant is None:
         raise NotFound("tenant", "(vanity domain)")
     return TenantTarget(target.application, target.tenant, target.custom_domain)

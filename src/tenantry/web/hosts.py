@@ -21,6 +21,9 @@ from tenantry.core.errors import NotFound
 from tenantry.core.tenants.model import Tenant
 
 CACHE_SECONDS = 30.0
+# A tenant host's target (the tenant's status, branding, signup switch) is cached briefly: a
+# change made on this node is seen at once (``forget``), on other nodes within this time.
+TENANT_CACHE_SECONDS = 3.0
 CACHE_LIMIT = 10_000
 
 
@@ -42,7 +45,13 @@ class ApplicationResolver:
     def __init__(self, core: CoreContext) -> None:
         self._core = core
         self._apps: dict[str, tuple[float, Application | None]] = {}
+        self._targets: dict[str, tuple[float, HostTarget]] = {}
         self._lock = threading.Lock()
+        core.changes.on_tenant_change(lambda _tenant_id: self._forget_targets())
+
+    def _forget_targets(self) -> None:
+        with self._lock:
+            self._targets.clear()
 
     def _application(self, vanity: str) -> Application | None:
         hit = self._apps.get(vanity)
@@ -71,9 +80,30 @@ class ApplicationResolver:
             raise NotFound("application", key[:253])
         return application
 
+    def cached_target(self, host: str) -> HostTarget | None:
+        """The target of ``host`` if a fresh cache entry knows it (no I/O)."""
+        key = host.strip().lower()
+        hit = self._targets.get(key)
+        if hit is not None and time.monotonic() - hit[0] < TENANT_CACHE_SECONDS:
+            return hit[1]
+        application = self.cached(key)
+        return HostTarget(application, None) if application is not None else None
+
     def target(self, host: str) -> HostTarget:
         """Application and (for tenant hosts) tenant of ``host``; ``NotFound`` if neither."""
         key = host.strip().lower()
+        cached = self.cached_target(key)
+        if cached is not None:
+            return cached
+        found = self._resolve(key)
+        if found.tenant is not None:
+            with self._lock:
+                if len(self._targets) > CACHE_LIMIT:
+                    self._targets.clear()
+                self._targets[key] = (time.monotonic(), found)
+        return found
+
+    def _resolve(self, key: str) -> HostTarget:
         application = self._application(key)
         if application is not None:
             return HostTarget(application, None)
@@ -101,3 +131,4 @@ class ApplicationResolver:
     def forget(self) -> None:
         with self._lock:
             self._apps.clear()
+            self._targets.clear()

@@ -195,6 +195,7 @@ def update_tenant(ctx: CoreContext, actor: Principal, tenant_id: str, changes: M
             details={"fields": sorted(changes)},
         )
         uow.commit()
+    ctx.changes.tenant_changed(tenant.id)
     return tenant
 
 
@@ -218,6 +219,7 @@ def request_tenant_deletion(ctx: CoreContext, actor: Principal, tenant_id: str) 
             target=("tenant", tenant.id),
         )
         uow.commit()
+    ctx.changes.tenant_changed(tenant_id)
 
 
 def purge_deleted_tenants(ctx: CoreContext, application_id: str) -> int:
