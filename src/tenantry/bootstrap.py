@@ -19,6 +19,7 @@ from tenantry.adapters.sql.database import Database
 from tenantry.adapters.sql.migrate import upgrade
 from tenantry.adapters.sql.uow import SqlUnitOfWorkFactory
 from tenantry.core.auth.settings import AuthSettings
+from tenantry.core.clients.cache import ClientCache
 from tenantry.core.context import CoreContext
 from tenantry.core.ports import EmailRenderer
 from tenantry.core.users.passwords import PasswordPolicy
@@ -41,6 +42,7 @@ class Services:
     mail_renderer: EmailRenderer
     outbox_dispatcher: OutboxDispatcher
     oidc: OidcRelyingParty
+    clients: ClientCache
     saml_sp: SpCredentials
 
     def close(self) -> None:
@@ -95,6 +97,7 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         mail_renderer=renderer,
         outbox_dispatcher=OutboxDispatcher(database, transport, settings, clock),
         oidc=OidcRelyingParty(sso_http_client()),
+        clients=ClientCache(core),
         saml_sp=load_or_create_sp_credentials(
             settings.data_dir / "saml", settings.saml_sp_key_file, settings.saml_sp_cert_file
         ),

@@ -14,7 +14,7 @@ from tenantry.bootstrap import Services
 from tenantry.web import health
 from tenantry.web.api import applications, audit, clients, external_idp, invitations, roles, tenants, users, workflows
 from tenantry.web.api import identity_providers as identity_provider_api
-from tenantry.web.auth import BearerAuthenticator, ClientCache
+from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
 from tenantry.web.errors import install_error_handlers
@@ -56,7 +56,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.services = services
     app.state.applications = ApplicationResolver(services.core)
     app.state.bearer = BearerAuthenticator(services.core, services.keys)
-    app.state.clients = ClientCache(services.core)
+    app.state.clients = services.clients
     app.state.limits = RateLimits(services.settings)
     app.state.purger = purger
     app.state.mailer = mailer

@@ -10,7 +10,6 @@ from tenantry.adapters.security.keys import InvalidToken, KeyStore
 from tenantry.core.access import Principal
 from tenantry.core.applications.model import Application
 from tenantry.core.clients.authentication import client_principal, user_principal
-from tenantry.core.clients.model import Client
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import Unauthenticated
 
@@ -98,40 +97,3 @@ class BearerAuthenticator:
                 self._cache.clear()
             else:
                 self._cache = {k: v for k, v in self._cache.items() if k[1] != client_id}
-
-
-class ClientCache:
-    """OAuth2 clients by id, kept ``PRINCIPAL_CACHE_SECONDS`` per node: the token endpoint then
-    answers a client-credentials request from memory. A deleted client or a rotated secret
-    reaches every node within that time (at once on the node that made the change)."""
-
-    def __init__(self, core: CoreContext) -> None:
-        self._core = core
-        self._clients: dict[tuple[str, str], tuple[float, Client | None]] = {}
-        self._lock = threading.Lock()
-
-    def cached(self, application_id: str, client_id: str) -> tuple[bool, Client | None]:
-        """(hit, client): no I/O."""
-        hit = self._clients.get((application_id, client_id))
-        if hit is None or time.monotonic() - hit[0] >= PRINCIPAL_CACHE_SECONDS:
-            return False, None
-        return True, hit[1]
-
-    def get(self, application_id: str, client_id: str) -> Client | None:
-        found, client = self.cached(application_id, client_id)
-        if found:
-            return client
-        with self._core.uow(application_id) as uow:
-            client = uow.clients.get(client_id) if len(client_id) <= 64 else None
-        with self._lock:
-            if len(self._clients) > 10_000:
-                self._clients.clear()
-            self._clients[(application_id, client_id)] = (time.monotonic(), client)
-        return client
-
-    def forget(self, client_id: str | None = None) -> None:
-        with self._lock:
-            if client_id is None:
-                self._clients.clear()
-            else:
-                self._clients = {k: v for k, v in self._clients.items() if k[1] != client_id}

@@ -28,8 +28,7 @@ def interactive_client(services: Services, application: Application, client_id: 
     """A client that may use the browser flow (not machine-to-machine), or ``None``."""
     if not client_id or len(client_id) > 64:
         return None
-    with services.core.uow(application.id) as uow:
-        client = uow.clients.get(client_id)
+    client = services.clients.get(application.id, client_id)
     if client is None or client.type is ClientType.MACHINE_TO_MACHINE:
         return None
     return client

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
 from tenantry.core.auth import grants
+from tenantry.core.clients.cache import ClientCache
 from tenantry.core.clients.model import Client, ClientType
 from tenantry.protocols.oauth2.client_auth import parse_client_credentials
 from tenantry.protocols.oauth2.errors import (
@@ -26,7 +27,6 @@ from tenantry.protocols.oauth2.errors import (
 from tenantry.protocols.oauth2.pkce import s256_matches
 from tenantry.protocols.oauth2.tokens import IssuedToken, client_credentials_claims
 from tenantry.protocols.oidc.claims import access_token_claims, id_token_claims
-from tenantry.web.auth import ClientCache
 from tenantry.web.deps import ApplicationDep, ServicesDep
 
 router = APIRouter(tags=["oauth2"])
