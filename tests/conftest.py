@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.sso_support import OidcIdp, start_oidc_idp
 from tests.support import Api, build_api
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +68,11 @@ def any_api(request: pytest.FixtureRequest) -> Api:
     name = "api" if request.param == "sqlite" else "pg_api"
     built: Api = request.getfixturevalue(name)
     return built
+
+
+@pytest.fixture(scope="session")
+def oidc_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcIdp]:
+    """oidc-provider from npm (tests/idp/oidc.mjs), one per test session / xdist worker."""
+    idp = start_oidc_idp(tmp_path_factory.mktemp("oidc-idp"))
+    yield idp
+    idp.server.stop()

@@ -56,6 +56,7 @@ const provider = new Provider(ISSUER, {
   features: {
     devInteractions: { enabled: true },
     registration: { enabled: true },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
   },
   ttl: { Session: 3600, Interaction: 600, Grant: 3600, AccessToken: 600, AuthorizationCode: 60, IdToken: 600 },
 });
