@@ -231,6 +231,14 @@ class PostgresServer:
         self._databases.append(name)
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
+    def keep(self, database_url: str) -> None:
+        """Leave a database made by ``create_database`` in place on ``close()`` (to measure it again)."""
+        from sqlalchemy.engine import make_url
+
+        name = make_url(database_url).database
+        if name in self._databases:
+            self._databases.remove(name)
+
     @staticmethod
     def backends(database_url: str) -> list[psutil.Process]:
         """The server processes serving ``database_url``'s database (their titles name it)."""
@@ -300,15 +308,16 @@ class AppInfo:
     client_secret: str
 
 
-def run_init(env: Mapping[str, str], domain: str) -> AppInfo:
-    """``tenantry init --domain DOMAIN --json``: migrate, create the application and its M2M admin client."""
+def run_init(env: Mapping[str, str], domain: str, *, rotate_secret: bool = False, timeout: float = 1800) -> AppInfo:
+    """``tenantry init --domain DOMAIN --json``: migrate, create the application and its M2M admin client.
+    ``rotate_secret``: an existing application (a kept database) gets a new M2M secret to sign in with."""
     done = subprocess.run(
-        tenantry_command("init", "--domain", domain, "--json"),
+        tenantry_command("init", "--domain", domain, "--json", *(["--rotate-secret"] if rotate_secret else [])),
         env=dict(env),
         capture_output=True,
         text=True,
         check=False,
-        timeout=300,
+        timeout=timeout,
     )
     if done.returncode != 0:
         raise RuntimeError(f"tenantry init failed ({done.returncode}):\n{done.stderr}{done.stdout}")

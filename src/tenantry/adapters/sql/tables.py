@@ -132,6 +132,14 @@ identity_provider_override_toggles = Table(
     Column("updated_at", TS, nullable=False),
 )
 
+# The users' columns the dashboard's search box matches by prefix (index name part, column).
+PREFIX_SEARCHED = (
+    ("email", "email_key"),
+    ("username", "username_key"),
+    ("given", "given_name"),
+    ("family", "family_name"),
+)
+
 users = Table(
     "users",
     metadata,
@@ -166,11 +174,22 @@ users = Table(
         "status in ('ACTIVE','INACTIVE','PENDING_INVITE_ACTIVATION','PENDING_SIGNUP_ACTIVATION','PROVISIONED')",
         name="status",
     ),
+    # The Users page: one per sort key within a tenant, ending in the id (the listing's tie-break),
+    # so a page, its count and a deep page's ids come from the index alone.
     Index("ix_users_app_email", "application_id", "email_key"),
-    Index("ix_users_tenant_status", "tenant_id", "status"),
-    Index("ix_users_tenant_created", "tenant_id", "created_at"),
-    Index("ix_users_tenant_family", "tenant_id", "family_name"),
-    Index("ix_users_tenant_given", "tenant_id", "given_name"),
+    Index("ix_users_tenant_email", "tenant_id", "email_key", "id"),
+    Index("ix_users_tenant_status", "tenant_id", "status", "id"),
+    Index("ix_users_tenant_created", "tenant_id", "created_at", "id"),
+    Index("ix_users_tenant_family", "tenant_id", "family_name", "id"),
+    Index("ix_users_tenant_given", "tenant_id", "given_name", "id"),
+    # Search (``sw``, a LIKE 'prefix%'): under a collation other than C, PostgreSQL uses a btree for
+    # LIKE only with the pattern operator class. SQLite does without (it uses no index for LIKE here).
+    *(
+        Index(f"ix_users_{name}_prefix", column, postgresql_ops={column: "varchar_pattern_ops"}).ddl_if(
+            dialect="postgresql"
+        )
+        for name, column in PREFIX_SEARCHED
+    ),
 )
 
 roles = Table(

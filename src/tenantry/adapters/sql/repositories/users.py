@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, exists, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import USER_LISTING
@@ -20,6 +20,7 @@ from tenantry.core.ports import ListSpec, Page
 from tenantry.core.users.model import User, UserStatus
 
 U = t.users
+T = t.tenants
 IDP = t.identity_providers
 # Profile fields with a column of their own (they are filtered and sorted on); the others live
 # in the ``profile`` JSON column.
@@ -30,9 +31,8 @@ PROMOTED = {
     "givenName": "given_name",
     "familyName": "family_name",
 }
-SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type")).join(
-    IDP, IDP.c.id == U.c.identity_provider_id
-)
+USERS_AND_IDP = U.join(IDP, IDP.c.id == U.c.identity_provider_id)
+SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type")).select_from(USERS_AND_IDP)
 # Hot statements are built once: building a construct per call costs more than running it.
 GET_USER = SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
 INSERT_USER = insert(U)
@@ -118,10 +118,15 @@ class SqlUserRepository(Repository):
         self.write(delete(U).where((U.c.id == user_id) & (U.c.application_id == self.application_id)))
 
     def page(self, spec: ListSpec, scope: TenantScope, tenant_id: str | None = None) -> Page[User]:
-        query = self._mine().where(scope_clause(U.c.tenant_id, scope))
-        if tenant_id is not None:
-            query = query.where(U.c.tenant_id == tenant_id)
-        count, page = USER_LISTING.page(query, spec)
+        conditions = [scope_clause(U.c.tenant_id, scope)]
+        if tenant_id is None:
+            conditions.append(U.c.application_id == self.application_id)
+        else:
+            # One tenant's users: checking once that the tenant is this application's (its users are)
+            # keeps application_id out of the row conditions, so (tenant_id, sort key, id) indexes suffice.
+            mine = exists().where((T.c.id == tenant_id) & (T.c.application_id == self.application_id))
+            conditions += [U.c.tenant_id == tenant_id, mine]
+        count, page = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
         total = self.connection.execute(count).scalar_one()
         items = [_from_row(r) for r in self.connection.execute(page)] if spec.count else []
         return Page(total, spec.start_index, items)
