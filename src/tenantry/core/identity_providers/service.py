@@ -124,7 +124,7 @@ class _Owner:
 
 def _read_owner(actor: Principal, fields: Mapping[str, Any], found: v.Violations) -> _Owner | None:
     owner_type, owner_id = fields.get("ownerType"), fields.get("ownerId")
-    if owner_type not in OwnerType.__members__:
+    if not isinstance(owner_type, str) or owner_type not in OwnerType.__members__:
         found.setdefault("ownerType", []).append(Violation("invalid_value", {"allowedValues": "APPLICATION,TENANT"}))
         return None
     if not isinstance(owner_id, str) or not owner_id:

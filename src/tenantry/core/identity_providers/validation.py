@@ -221,7 +221,7 @@ def protocol_type_of(
         return expected
     if given is None:
         return ProtocolType.OIDC
-    if given not in ProtocolType.__members__:
+    if not isinstance(given, str) or given not in ProtocolType.__members__:
         _add(found, "protocol.type", "invalid_value", allowedValues="OIDC,SAML2")
         return None
     return ProtocolType(given)
