@@ -523,6 +523,9 @@ def test_resolve_overrides_follows_the_tenant_toggle(any_api: Api) -> None:
 
     assert (app_okta["id"], True) in resolved(types="OKTA")
     assert own_okta["id"] not in {i for i, _ in resolved(types="OKTA")}
+    # Without an application provider of the type, the tenant's own is used, toggle or not.
+    own_saml = create(any_api, saml_body(tenant["id"]))
+    assert resolved(types="SAML2") == [(own_saml["id"], False)]
     toggle = {"ownerType": "TENANT", "ownerId": tenant["id"], "status": "ENABLED"}
     first = any_api.call("POST", "/identity-provider-override-toggles", params={"upsert": "true"}, json=toggle)
     assert first.status_code == 201 and first.json() == toggle
@@ -617,3 +620,21 @@ def test_tenant_listing_envelope_filter_and_fields(any_api: Api) -> None:
     assert disabled["items"] == [{"id": made[0]["id"], "name": made[0]["name"]}]
     assert_base_error(any_api.call("GET", path, params={"query": 'secret eq "x"'}), 400, "invalid_request")
     assert_base_error(any_api.call("GET", f"/tenants/{'k' * 26}/identity-providers"), 404, "tenant_not_found")
+
+
+def test_connection_to_a_real_oidc_provider(api: Api, oidc_idp: Any) -> None:
+    """oidc-provider from npm: discovery (with its issuer check) and the JWKS are fetched."""
+    tenant = api.create_tenant()
+    doc = create(api, oidc_body(tenant["id"], protocol={"issuer": oidc_idp.issuer}))
+    path = f"/tenants/{tenant['id']}/identity-providers/test-connection"
+    report = api.call("POST", path, json={"identityProviderType": "OIDC"})
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["ok"] is True and body["identityProviderId"] == doc["id"], body
+    checks = {c["name"]: c for c in body["checks"]}
+    assert checks["discovery"]["issuer"] == oidc_idp.issuer
+    assert checks["jwks"]["ok"] is True and checks["jwks"]["keys"] >= 1
+    # The same issuer with a path the provider does not serve: discovery fails, nothing else is tried.
+    wrong = create(api, oidc_body(tenant["id"], protocol={"issuer": oidc_idp.issuer + "/elsewhere"}))
+    body = api.call("POST", path, json={"identityProviderId": wrong["id"]}).json()
+    assert body["ok"] is False and [c["name"] for c in body["checks"]] == ["discovery"]

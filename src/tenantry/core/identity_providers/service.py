@@ -477,8 +477,9 @@ def effective_providers(
     types: Sequence[IdentityProviderType] = (),
     names: Sequence[str] = (),
 ) -> list[Resolved]:
-    """For each requested type (or name): the tenant's own providers when its override toggle is
-    ENABLED and it has some, else the application's (``is_default``). Pure: usable by sign-in."""
+    """For each requested type (or name): the application's providers (``is_default``), unless
+    the tenant has its own and either its override toggle is ENABLED or the application has none
+    of that type / name. Pure: usable by sign-in."""
     keys: list[tuple[str, str]] = [("type", t.value) for t in types] + [("name", n.lower()) for n in names]
     result: list[Resolved] = []
     seen: set[str] = set()
@@ -487,12 +488,9 @@ def effective_providers(
         def matches(p: IdentityProvider, kind: str = kind, key: str = key) -> bool:
             return (p.type.value if kind == "type" else p.name.lower()) == key
 
-        own = [p for p in visible if p.owner_type is OwnerType.TENANT and matches(p)]
-        chosen = (
-            [Resolved(p, False) for p in own]
-            if override_enabled and own
-            else [Resolved(p, True) for p in visible if p.owner_type is OwnerType.APPLICATION and matches(p)]
-        )
+        own = [Resolved(p, False) for p in visible if p.owner_type is OwnerType.TENANT and matches(p)]
+        shared = [Resolved(p, True) for p in visible if p.owner_type is OwnerType.APPLICATION and matches(p)]
+        chosen = own if own and (override_enabled or not shared) else shared
         for item in chosen:
             if item.provider.id not in seen:
                 seen.add(item.provider.id)
