@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
@@ -30,22 +31,7 @@ from tenantry.adapters.sql.repositories.users import SqlUserRepository
 
 
 class SqlUnitOfWork:
-    applications: SqlApplicationRepository
-    tenants: SqlTenantRepository
-    users: SqlUserRepository
-    roles: SqlRoleRepository
-    clients: SqlClientRepository
-    identity_providers: SqlIdentityProviderRepository
-    outbox: SqlOutboxRepository
-    auth_sessions: SqlAuthSessionRepository
-    authorization_codes: SqlAuthorizationCodeRepository
-    refresh_tokens: SqlRefreshTokenRepository
-    policies: SqlPolicyRepository
-    email_codes: SqlEmailCodeRepository
-    invitations: SqlInvitationRepository
-    audit: SqlAuditRepository
-    admins: SqlAdminRepository
-    sso_requests: SqlSsoRequestRepository
+    """Repositories are built on first use: most units of work touch two or three of them."""
 
     def __init__(self, database: Database, application_id: str, *, write: bool) -> None:
         self._database = database
@@ -57,24 +43,76 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         connection = self._stack.enter_context(self._database.transaction(write=self._write))
         self._connection = connection
-        app_id = self._application_id
-        self.applications = SqlApplicationRepository(connection, app_id)
-        self.tenants = SqlTenantRepository(connection, app_id)
-        self.users = SqlUserRepository(connection, app_id)
-        self.roles = SqlRoleRepository(connection, app_id)
-        self.clients = SqlClientRepository(connection, app_id)
-        self.identity_providers = SqlIdentityProviderRepository(connection, app_id)
-        self.outbox = SqlOutboxRepository(connection, app_id)
-        self.auth_sessions = SqlAuthSessionRepository(connection, app_id)
-        self.authorization_codes = SqlAuthorizationCodeRepository(connection, app_id)
-        self.refresh_tokens = SqlRefreshTokenRepository(connection, app_id)
-        self.policies = SqlPolicyRepository(connection, app_id)
-        self.email_codes = SqlEmailCodeRepository(connection, app_id)
-        self.invitations = SqlInvitationRepository(connection, app_id)
-        self.audit = SqlAuditRepository(connection, app_id)
-        self.admins = SqlAdminRepository(connection, app_id)
-        self.sso_requests = SqlSsoRequestRepository(connection, app_id)
         return self
+
+    @cached_property
+    def applications(self) -> SqlApplicationRepository:
+        return SqlApplicationRepository(self._live(), self._application_id)
+
+    @cached_property
+    def tenants(self) -> SqlTenantRepository:
+        return SqlTenantRepository(self._live(), self._application_id)
+
+    @cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self._live(), self._application_id)
+
+    @cached_property
+    def roles(self) -> SqlRoleRepository:
+        return SqlRoleRepository(self._live(), self._application_id)
+
+    @cached_property
+    def clients(self) -> SqlClientRepository:
+        return SqlClientRepository(self._live(), self._application_id)
+
+    @cached_property
+    def identity_providers(self) -> SqlIdentityProviderRepository:
+        return SqlIdentityProviderRepository(self._live(), self._application_id)
+
+    @cached_property
+    def outbox(self) -> SqlOutboxRepository:
+        return SqlOutboxRepository(self._live(), self._application_id)
+
+    @cached_property
+    def auth_sessions(self) -> SqlAuthSessionRepository:
+        return SqlAuthSessionRepository(self._live(), self._application_id)
+
+    @cached_property
+    def authorization_codes(self) -> SqlAuthorizationCodeRepository:
+        return SqlAuthorizationCodeRepository(self._live(), self._application_id)
+
+    @cached_property
+    def refresh_tokens(self) -> SqlRefreshTokenRepository:
+        return SqlRefreshTokenRepository(self._live(), self._application_id)
+
+    @cached_property
+    def policies(self) -> SqlPolicyRepository:
+        return SqlPolicyRepository(self._live(), self._application_id)
+
+    @cached_property
+    def email_codes(self) -> SqlEmailCodeRepository:
+        return SqlEmailCodeRepository(self._live(), self._application_id)
+
+    @cached_property
+    def invitations(self) -> SqlInvitationRepository:
+        return SqlInvitationRepository(self._live(), self._application_id)
+
+    @cached_property
+    def audit(self) -> SqlAuditRepository:
+        return SqlAuditRepository(self._live(), self._application_id)
+
+    @cached_property
+    def admins(self) -> SqlAdminRepository:
+        return SqlAdminRepository(self._live(), self._application_id)
+
+    @cached_property
+    def sso_requests(self) -> SqlSsoRequestRepository:
+        return SqlSsoRequestRepository(self._live(), self._application_id)
+
+    def _live(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("repository used outside the unit of work")
+        return self._connection
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
