@@ -7,6 +7,10 @@ reload the key set every ``refresh_seconds`` and whenever they meet an unknown `
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -52,6 +56,7 @@ class _Loaded:
     keys: KeySet
     public: dict[str, Any]
     loaded_at: float
+    seals: dict[str, bytes]  # kid -> HMAC secret derived from that key, for internal values
 
 
 class KeyStore:
@@ -75,12 +80,17 @@ class KeyStore:
         if active_row.kid not in private:
             private[active_row.kid] = RSAKey.import_key(active_row.private_pem, {"kid": active_row.kid})
         public = {"keys": [{**dict(r.public_jwk), "kid": r.kid, "use": "sig", "alg": "RS256"} for r in live]}
+        seals = {
+            kid: hmac.new(key.as_pem(private=True), b"tenantry internal seal v1", hashlib.sha256).digest()
+            for kid, key in private.items()
+        }
         return _Loaded(
             active=private[active_row.kid],
             active_kid=active_row.kid,
             keys=KeySet(list(private.values())),
             public=public,
             loaded_at=time.monotonic(),
+            seals=seals,
         )
 
     def _current(self, *, force: bool = False) -> _Loaded:
@@ -140,6 +150,40 @@ class KeyStore:
         except (JoseError, ValueError, TypeError, KeyError) as error:
             raise InvalidToken(str(error)) from error
         return dict(decoded.claims)
+
+    def seal(self, claims: dict[str, Any]) -> str:
+        """Claims only this deployment reads back (the login page's ``req``): HMAC-SHA256 with a
+        secret derived from the active signing key — shared by every node, rotated with the keys,
+        and microseconds instead of an RSA signature."""
+        loaded = self._current()
+        payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).rstrip(b"=")
+        signed = f"{loaded.active_kid}.{payload.decode('ascii')}"
+        mac = hmac.new(loaded.seals[loaded.active_kid], signed.encode("ascii"), hashlib.sha256).digest()
+        return f"{signed}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode('ascii')}"
+
+    def unseal(self, value: str) -> dict[str, Any]:
+        """The claims of a value :meth:`seal` made; raises ``InvalidToken``."""
+        parts = value.split(".")
+        if len(parts) != 3 or not value.isascii():
+            raise InvalidToken("malformed")
+        kid, payload, mac = parts
+        loaded = self._current()
+        if kid not in loaded.seals:
+            loaded = self._current(force=True)
+        secret = loaded.seals.get(kid)
+        if secret is None:
+            raise InvalidToken("unknown key")
+        expected = hmac.new(secret, f"{kid}.{payload}".encode("ascii"), hashlib.sha256).digest()
+        try:
+            given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+            if not hmac.compare_digest(expected, given):
+                raise InvalidToken("bad seal")
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (ValueError, TypeError) as error:
+            raise InvalidToken("malformed") from error
+        if not isinstance(claims, dict):
+            raise InvalidToken("malformed")
+        return claims
 
     def describe(self) -> list[KeyInfo]:
         """Every stored key, newest first (retired keys included until they are deleted)."""

@@ -36,7 +36,7 @@ def interactive_client(services: Services, application: Application, client_id: 
 
 def encode_req(keys: KeyStore, tenant: Tenant, request: AuthorizeRequest) -> str:
     claims = {"typ": "authorize", "tnt": tenant.id, "p": request.as_params(), "exp": int(time.time()) + REQ_SECONDS}
-    return keys.sign(claims)
+    return keys.seal(claims)
 
 
 def decode_req(keys: KeyStore, tenant: Tenant, req: str | None) -> dict[str, list[str]] | None:
@@ -44,7 +44,7 @@ def decode_req(keys: KeyStore, tenant: Tenant, req: str | None) -> dict[str, lis
     if not req or len(req) > 8000:
         return None
     try:
-        claims: dict[str, Any] = keys.verify(req)
+        claims: dict[str, Any] = keys.unseal(req)
     except InvalidToken:
         return None
     if claims.get("typ") != "authorize" or claims.get("tnt") != tenant.id or claims.get("exp", 0) < time.time():
