@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright._impl._api_structures import SetCookieParam
 from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, expect
 
 from tests.browser.conftest import (
@@ -39,18 +40,23 @@ LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DEAD = "This invitation cannot be used"
 NOT_FOUND = "This page does not exist, or you cannot see it."
+ADMIN_COOKIE = "tenantry_admin"
 
 
 # --- helpers shared by the dashboard tests ---------------------------------------------------
 
 
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where this test's screenshots go: ``TENANTRY_SCREENSHOTS`` or the test's tmp dir."""
+def screenshots_dir(tmp_path: Path) -> Path:
+    """Where a test's screenshots go: ``TENANTRY_SCREENSHOTS`` or the test's tmp dir."""
     raw = os.environ.get("TENANTRY_SCREENSHOTS", "")
     target = SCREENSHOTS if raw == "1" else Path(raw).resolve() if raw else tmp_path / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
     return target
+
+
+# Dashboard session cookies by (server, administrator): most tests need a signed-in
+# administrator, not one more sign-in (the sign-in form has its own tests, and a rate limit).
+SESSIONS: dict[tuple[str, str], list[SetCookieParam]] = {}
 
 
 @dataclass
@@ -75,6 +81,22 @@ class Dashboard:
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_url(self.url("/users"))
         expect(self.page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
+
+    def resume_session(self, admin: DashboardAdmin) -> None:
+        """Signed in as ``admin``: with the session of an earlier test if it is still alive."""
+        key = (self.server.base_url, admin.email)
+        context = self.page.context
+        if key in SESSIONS:
+            context.add_cookies(SESSIONS[key])
+            self.goto("/users")
+            if self.page.url == self.url("/users"):
+                return
+        self.sign_in(admin)
+        SESSIONS[key] = [
+            {"name": c["name"], "value": c["value"], "url": self.server.base_url + c["path"]}
+            for c in context.cookies(self.server.base_url)
+            if c["name"] == ADMIN_COOKIE and "path" in c and "value" in c
+        ]
 
     def shoot(self, name: str, *, phone: bool = False) -> Path:
         """A PNG of the viewport at laptop width; with ``phone`` also one at phone width."""
@@ -157,16 +179,20 @@ class Dashboard:
         assert status == 404, f"{path}: HTTP {status}"
 
 
-@pytest.fixture
-def dashboard(page: Page, world: World, shots: Path) -> Dashboard:
+def open_dashboard(page: Page, world: World, tmp_path: Path) -> Dashboard:
     page.set_viewport_size(LAPTOP)
-    return Dashboard(page, world.server, shots)
+    return Dashboard(page, world.server, screenshots_dir(tmp_path))
+
+
+@pytest.fixture
+def dashboard(page: Page, world: World, tmp_path: Path) -> Dashboard:
+    return open_dashboard(page, world, tmp_path)
 
 
 @pytest.fixture
 def signed_in(dashboard: Dashboard, app_admin: DashboardAdmin) -> Dashboard:
     """The dashboard, signed in as an application administrator."""
-    dashboard.sign_in(app_admin)
+    dashboard.resume_session(app_admin)
     return dashboard
 
 
