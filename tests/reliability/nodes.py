@@ -150,12 +150,13 @@ def invitation_code(message: EmailMessage) -> str:
 
 @dataclass
 class Node:
-    """One ``tenantry serve`` process (a single worker)."""
+    """One ``tenantry serve`` process (with ``workers`` worker processes)."""
 
     name: str
     port: int
     env: dict[str, str]
     log: Path
+    workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -164,9 +165,10 @@ class Node:
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         with self.log.open("ab") as sink:
             self.proc = subprocess.Popen(
-                [*tenantry_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [*tenantry_command(), *args],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
@@ -257,7 +259,7 @@ class Cluster:
     """Nodes on one database, with the application they all serve."""
 
     root: Path
-    database_url: str | None  # None: SQLite in the first node's data directory
+    database_url: str | None  # None: the default, SQLite in the (only) node's data directory
     nodes: list[Node] = field(default_factory=list)
     app: AppCredentials | None = None
     _token: str | None = None
@@ -270,6 +272,7 @@ class Cluster:
         count: int,
         shared: Mapping[str, str] | None = None,
         per_node: Callable[[int], Mapping[str, str]] = lambda _: {},
+        workers: int = 1,
     ) -> Cluster:
         """Initialises the application once, then starts ``count`` nodes and waits for them all."""
         cluster = cls(root, database_url)
@@ -283,13 +286,16 @@ class Cluster:
         data_dirs = [root / f"node{i}" for i in range(count)]
         for data_dir in data_dirs:
             data_dir.mkdir(parents=True, exist_ok=True)
-        url = database_url or f"sqlite:///{(data_dirs[0] / 'tenantry.db').resolve()}"
-        cluster.database_url = url
+        if database_url is None:
+            # The default: SQLite in the data directory (TENANTRY_DATABASE_URL unset); one node only.
+            assert count == 1, "SQLite nodes cannot share a database"
+            cluster.database_url = f"sqlite:///{(data_dirs[0] / 'tenantry.db').resolve()}"
+        url = database_url
         first = node_env(data_dirs[0], url, {**common, **per_node(0)})
         cluster.app = init_application(first, f"app{secrets.token_hex(4)}.test")
         for i, data_dir in enumerate(data_dirs):
             env = node_env(data_dir, url, {**common, **per_node(i)})
-            cluster.nodes.append(Node(f"node{i}", free_port(), env, root / f"node{i}.log"))
+            cluster.nodes.append(Node(f"node{i}", free_port(), env, root / f"node{i}.log", workers))
         for node in cluster.nodes:
             node.start()
         try:
