@@ -1,5 +1,5 @@
-"""Users listings far from the start: past ``DEFERRED_OFFSET`` the page's ids are found first and
-its rows read after. The pages must be exactly the slices of the whole sorted listing, with the
+"""Users listings far from the start, and searches: past ``DEFERRED_OFFSET`` (or for a prefix
+search, on any page) the page's ids are found first and its rows read after. The pages must be exactly the slices of the whole sorted listing, with the
 same total, for every sort, with filters on the user's own columns and on the joined identity
 provider, for a tenant's listing and the application's."""
 
@@ -50,6 +50,8 @@ def listing(api: Api, path: str, **params: str) -> dict[str, Any]:
         ("familyName:asc", 'familyName ne "Adams" and status eq "PROVISIONED" or status eq "ACTIVE"'),
         ("email:desc", 'identityProviderName eq "wristband"'),
         ("identityProviderName:asc,email:asc", None),
+        ("familyName:desc", 'email sw "deep"'),  # searches: matches first, then sorted
+        ("creationTime:desc", 'familyName sw "Ad" or email sw "deep" or givenName sw "Given1"'),
     ],
 )
 @pytest.mark.parametrize("scope", ["tenant", "application"])

@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, FromClause, Select, Table, func, select
+from sqlalchemy import Column, ColumnElement, FromClause, Select, Subquery, Table, func, select
 from sqlalchemy.sql.util import find_tables
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.query import compile_query, compile_sort
 from tenantry.core.ports import ListSpec
-from tenantry.protocols.query import AttributeSpec, Expr, SortKey
+from tenantry.protocols.query import AttributeSpec, BoolOp, Expr, SortKey
 
 EQUALITY = frozenset({"eq", "ne", "in", "nin"})
 TEXT = frozenset({"eq", "ne", "sw", "in", "nin", "lt", "le", "gt", "ge"})
@@ -67,18 +67,52 @@ class Listing:
         source = table if own else joined
         count = select(func.count()).select_from(source).where(*where)
         offset = spec.start_index - 1
-        if offset < DEFERRED_OFFSET:
+        if own and spec.filter is not None and _searches(cast(Expr, spec.filter)):
+            ids = self._matches_first(table, where, cast(Sequence[SortKey], spec.sort), offset, spec.count)
+        elif offset < DEFERRED_OFFSET:
             return count, rows.where(*where).order_by(*order).offset(offset).limit(spec.count)
-        ids = (
-            select(self.tiebreak.label("page_id"))
-            .select_from(source)
-            .where(*where)
-            .order_by(*order)
+        else:
+            ids = (
+                select(self.tiebreak.label("page_id"))
+                .select_from(source)
+                .where(*where)
+                .order_by(*order)
+                .offset(offset)
+                .limit(spec.count)
+                .subquery("page_ids")
+            )
+        return count, rows.join(ids, ids.c.page_id == self.tiebreak).order_by(*order)
+
+    def _matches_first(
+        self, table: Table, where: Sequence[ColumnElement[bool]], keys: Sequence[SortKey], offset: int, limit: int
+    ) -> Subquery:
+        """The page's ids for a search: all matches first (through the search indexes), then sorted.
+
+        A prefix search's matches sit together in the order of the column searched, which the
+        planner cannot know: walking the sort index "until 25 match" then reads most of the
+        tenant when the page is sorted by that column (the Users page's default: email). The
+        OFFSET 0 keeps the matches' subquery from being merged into the sorting query."""
+        wanted = [self.columns[key.attribute] for key in keys]
+        columns = {c.name: c for c in (*wanted, self.tiebreak) if isinstance(c, Column) and c.table is table}
+        matches = select(*columns.values()).select_from(table).where(*where).offset(0).subquery("matches")
+        mapped = {
+            name: matches.c[c.name] for name, c in self.columns.items() if c is columns.get(getattr(c, "name", ""))
+        }
+        tiebreak = matches.c[cast(Column[Any], self.tiebreak).name]
+        return (
+            select(tiebreak.label("page_id"))
+            .order_by(*compile_sort(keys, mapped), tiebreak)
             .offset(offset)
-            .limit(spec.count)
+            .limit(limit)
             .subquery("page_ids")
         )
-        return count, rows.join(ids, ids.c.page_id == self.tiebreak).order_by(*order)
+
+
+def _searches(expr: Expr) -> bool:
+    """Whether a filter holds a prefix search (``sw``)."""
+    if isinstance(expr, BoolOp):
+        return any(_searches(operand) for operand in expr.operands)
+    return expr.op == "sw"
 
 
 def _spec(name: str, type_: str = "string", ops: frozenset[str] = TEXT, ci: bool = False) -> AttributeSpec:
