@@ -22,12 +22,13 @@ from tenantry.web.dashboard.rendering import FormDep, Signed, SignedDep, error_t
 from tenantry.web.deps import CoreDep
 
 router = dashboard_router()
-TITLES = {
-    PolicyKind.SIGNUP: "Signup",
-    PolicyKind.USER_SCHEMA: "User schema",
-    PolicyKind.PASSWORD: "Password",
-    PolicyKind.EMAIL: "Email and invitation links",
-    PolicyKind.ROLE_ASSIGNMENT: "Role assignment",
+TITLES = {  # by kind value; a kind not listed here gets a title made from its value
+    "signup": "Signup",
+    "user_schema": "User schema",
+    "password": "Password",
+    "email": "Email and invitation links",
+    "role_assignment": "Role assignment",
+    "sso_login": "SSO login",
 }
 LABELS = {
     "verification": "Verification after signup",
@@ -44,6 +45,7 @@ LABELS = {
     "invitationUrl": "Invitation link target (https URL)",
     "applicationSignupRoles": "Roles of a tenant's first user (comma-separated role names)",
     "defaultRoles": "Roles of every other new user (comma-separated role names)",
+    "emailVerification": "Email verification after an SSO login",
 }
 
 
@@ -93,7 +95,7 @@ def _settings(kind: PolicyKind) -> list[tuple[str, Any]]:
 
 
 def title_of(kind: PolicyKind) -> str:
-    return TITLES.get(kind, kind.value.replace("_", " ").capitalize())
+    return TITLES.get(kind.value, kind.value.replace("_", " ").capitalize())
 
 
 def policy_forms(core: CoreContext, signed: Signed, tenant_id: str | None) -> list[PolicyForm]:

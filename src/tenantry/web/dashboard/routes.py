@@ -56,7 +56,19 @@ STATIC_FILES = {"dashboard.css": "text/css", "htmx-2.0.11.min.js": "text/javascr
 SESSION_SECONDS = 12 * 3600
 SECOND_STEP_COOKIE = "tenantry_admin_step"
 SECOND_STEP_SECONDS = 300
-PAGE_MODULES = (users, invitations, tenants, policies, admins, account, clients, keys, outbox, audit, identity_providers)
+PAGE_MODULES = (
+    users,
+    invitations,
+    tenants,
+    policies,
+    admins,
+    account,
+    clients,
+    keys,
+    outbox,
+    audit,
+    identity_providers,
+)
 
 
 def install(app: FastAPI) -> None:
