@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 class Argon2Hasher:
     """At most one hash per CPU runs at a time in a process: more only queue for the cores while
-    holding ``memory_kib`` each (40 pool threads × 19 MiB was 760 MiB of resident memory), and
+    holding ``memory_kib`` each (40 pool threads x 19 MiB was 760 MiB of resident memory), and
     thrash the caches that make each hash fast."""
 
     def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int, concurrency: int | None = None) -> None:

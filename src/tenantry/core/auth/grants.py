@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from tenantry.core.auth.model import AuthorizationCode, RefreshToken, new_token, token_hash
+from tenantry.core.auth.model import AuthorizationCode, AuthSession, RefreshToken, new_token, token_hash
 from tenantry.core.clients.model import Client
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import TenantryError
@@ -39,6 +39,8 @@ class IssueCode:
     nonce: str | None
     code_challenge: str
     auth_time_epoch: int
+    # A session started by this very sign-in, stored in the code's transaction: (session, token hash).
+    new_session: tuple[AuthSession, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,8 @@ def issue_code(ctx: CoreContext, cmd: IssueCode) -> str:
     now = ctx.clock.now()
     code = new_token()
     with ctx.uow(cmd.tenant.application_id, write=True) as uow:
+        if cmd.new_session is not None:
+            uow.auth_sessions.add(*cmd.new_session)
         uow.authorization_codes.add(
             AuthorizationCode(
                 code_hash=token_hash(code),

@@ -14,10 +14,9 @@ from tenantry.core.users.model import User, UserStatus
 TOUCH_AFTER_SECONDS = 60
 
 
-def start_session(ctx: CoreContext, tenant: Tenant, user: User) -> tuple[str, AuthSession]:
-    """A new session for ``user``; returns the cookie value (shown once) and the session."""
+def new_session(ctx: CoreContext, tenant: Tenant, user: User) -> tuple[str, AuthSession]:
+    """A session for ``user``, not yet stored: the cookie value (shown once) and the session."""
     now = ctx.clock.now()
-    token = new_token()
     session = AuthSession(
         id=new_id(),
         application_id=tenant.application_id,
@@ -28,9 +27,19 @@ def start_session(ctx: CoreContext, tenant: Tenant, user: User) -> tuple[str, Au
         last_seen_at=now,
         expires_at=now + timedelta(seconds=ctx.auth.session_absolute_seconds),
     )
-    with ctx.uow(tenant.application_id, write=True) as uow:
+    return new_token(), session
+
+
+def store_session(ctx: CoreContext, session: AuthSession, token: str) -> None:
+    with ctx.uow(session.application_id, write=True) as uow:
         uow.auth_sessions.add(session, token_hash(token))
         uow.commit()
+
+
+def start_session(ctx: CoreContext, tenant: Tenant, user: User) -> tuple[str, AuthSession]:
+    """A new, stored session for ``user``; returns the cookie value (shown once) and the session."""
+    token, session = new_session(ctx, tenant, user)
+    store_session(ctx, session, token)
     return token, session
 
 

@@ -13,7 +13,7 @@ from tenantry.adapters.security.keys import InvalidToken, KeyStore
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
 from tenantry.core.auth.grants import IssueCode, issue_code
-from tenantry.core.auth.model import AuthSession
+from tenantry.core.auth.model import AuthSession, token_hash
 from tenantry.core.clients.model import Client, ClientType
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
@@ -74,7 +74,10 @@ def finish_authorization(
     session: AuthSession,
     user: User,
     custom_domain: str | None = None,
+    session_token: str | None = None,
 ) -> RedirectResponse:
+    """Redirect back to the client with a code. ``session_token``: ``session`` was just made by
+    this sign-in and is stored with the code, in one write transaction."""
     code = issue_code(
         services.core,
         IssueCode(
@@ -87,6 +90,7 @@ def finish_authorization(
             nonce=request.nonce,
             code_challenge=request.code_challenge,
             auth_time_epoch=int(session.auth_time.timestamp()),
+            new_session=(session, token_hash(session_token)) if session_token else None,
         ),
     )
     location = redirect_with(

@@ -13,7 +13,7 @@ from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
 from tenantry.core.auth.discovery import send_discovery_email
 from tenantry.core.auth.login import InvalidCredentials, authenticate_password
-from tenantry.core.auth.sessions import start_session
+from tenantry.core.auth.sessions import new_session, start_session, store_session
 from tenantry.core.sso.service import provider_for_email, providers_for_login
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
@@ -245,26 +245,34 @@ def continue_signed_in(
     """Start the user's session on this tenant host, then: finish the authorize request the
     sign-in began with (``params``), else go to the client's login URL, else to ``landing``,
     else say the user is signed in."""
-    token, session = start_session(services.core, tenant, user)
     response: Response
     if params is not None:
+        token, session = new_session(services.core, tenant, user)
         client_ids = params.get("client_id") or []
         client = interactive_client(services, application, client_ids[0] if client_ids else None)
         try:
             auth_request = parse_authorize_request(params, client.redirect_uris if client else None, tenant.domain_name)
         except UnsafeAuthorizeError as error:
+            store_session(services.core, session, token)
             response = error_page(request, "This sign-in link is not valid", error.description)
         except AuthorizeError as error:
+            store_session(services.core, session, token)
             response = error_redirect(
                 error.redirect_to, error.error, error.description, error.state, tenant, custom_domain
             )
         else:
-            response = finish_authorization(services, application, tenant, auth_request, session, user, custom_domain)
-    elif client_id:
-        response = RedirectResponse(tenant_login_url(services, application, tenant, client_id), 302, headers=NO_STORE)
-    elif landing:
-        response = RedirectResponse(landing, 302, headers=NO_STORE)
+            response = finish_authorization(
+                services, application, tenant, auth_request, session, user, custom_domain, session_token=token
+            )
     else:
-        response = page(request, "signed_in.html", {**_branding(application, tenant), "email": user.email})
+        token, _ = start_session(services.core, tenant, user)
+        if client_id:
+            response = RedirectResponse(
+                tenant_login_url(services, application, tenant, client_id), 302, headers=NO_STORE
+            )
+        elif landing:
+            response = RedirectResponse(landing, 302, headers=NO_STORE)
+        else:
+            response = page(request, "signed_in.html", {**_branding(application, tenant), "email": user.email})
     set_session_cookie(response, token, services.settings.session_absolute_seconds)
     return response
