@@ -223,3 +223,23 @@ def test_htmx_is_served_and_loaded_with_the_page_nonce(app_admin: Admin) -> None
     assert f'src="/dashboard/static/htmx-2.0.11.min.js" nonce="{nonce}"' in page.text
     assert app_admin.get("/dashboard/static/../routes.py").status_code == 404
     assert app_admin.get("/dashboard/static/nothing.js").status_code == 404
+
+
+def test_outbox_and_audit_lists_on_both_databases(any_api: Api) -> None:
+    api = any_api
+    admin = Admin(api)
+    admin.sign_in()
+    tenant = api.create_tenant()
+    stem = rand("p")
+    plain, underscored = f"{stem}ab@example.com", f"{stem}_b@example.com"
+    for email in (plain, underscored):
+        made = admin.post("/dashboard/invitations/new", {"tenant": tenant["id"], "type": "EMAIL", "email": email})
+        assert made.status_code == 200, made.text
+    assert "2 messages" in admin.get("/dashboard/outbox", q=stem).text
+    only = admin.get("/dashboard/outbox", q=f"{stem}_")  # "_" is a literal, not a LIKE wildcard
+    assert "1 message" in only.text and underscored in only.text and plain not in only.text
+    assert "0 messages" in admin.get("/dashboard/outbox", q=f"{stem}%").text
+    today = api.services.core.clock.now().date().isoformat()
+    events = _events(admin.get("/dashboard/audit", tenant=tenant["id"], action="invitation.", **{"from": today}))
+    assert len(events) == 2
+    assert _events(admin.get("/dashboard/audit", tenant=tenant["id"], to="2001-01-01")) == []
