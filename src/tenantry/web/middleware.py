@@ -27,6 +27,9 @@ LATENCY = Histogram(
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Labelled metric children, looked up once per (method, route[, status]).
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,8 +58,15 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            REQUESTS.labels(scope["method"], path, str(status)).inc()
-            LATENCY.labels(scope["method"], path).observe(elapsed)
+            method = scope["method"]
+            counter = self._counters.get((method, path, status))
+            if counter is None:
+                counter = self._counters[(method, path, status)] = REQUESTS.labels(method, path, str(status))
+            latency = self._latencies.get((method, path))
+            if latency is None:
+                latency = self._latencies[(method, path)] = LATENCY.labels(method, path)
+            counter.inc()
+            latency.observe(elapsed)
             if status >= 500 or log.is_enabled_for(10):
                 log.info(
                     "request",
@@ -81,6 +91,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        announced = False
         for name, value in scope.get("headers") or []:
             if name == b"content-length":
                 try:
@@ -90,6 +101,11 @@ class BodyLimitMiddleware:
                 if too_big:
                     await _too_large(send, self.max_bytes)
                     return
+                announced = True
+        if announced:
+            # The HTTP server delivers no more than the announced length: nothing left to guard.
+            await self.app(scope, receive, send)
+            return
         received = 0
         refused = False
 
