@@ -48,7 +48,7 @@ def oidc_form(tenant_id: str, name: str, **extra: str) -> list[tuple[str, str]]:
         "displayName": "Acme SSO",
         "status": "ENABLED",
         "jit": "on",
-        "emailDomains": "acme-dash.example.com",
+        "emailDomains": f"{name}.example.com",
         "issuer": "https://login.acme.example",
         "clientId": "dash-client",
         "clientSecret": SECRET,
@@ -89,7 +89,7 @@ def test_create_oidc_by_form_and_edit_keeps_the_secret(api: Api, app_admin: Admi
     provider_id = provider_id_from(app_admin.post(f"{BASE}/new", form))
     provider = stored(api, provider_id)
     assert provider.name == name and provider.tenant_id == tenant["id"] and provider.jit_provisioning_enabled
-    assert provider.email_domains == ("acme-dash.example.com",)
+    assert provider.email_domains == (f"{name}.example.com",)
     assert provider.protocol["clientSecret"] == SECRET and provider.protocol["issuer"] == "https://login.acme.example"
     assert [(m.group, m.role_ids) for m in provider.role_mappings] == [("engineering", (viewer,))]
     page = app_admin.get(f"{BASE}/{provider_id}")

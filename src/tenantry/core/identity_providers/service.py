@@ -1,10 +1,8 @@
-"""Identity-provider use cases: create or update (upsert), read, list, patch, delete, the
-tenant override toggle and which providers a tenant actually uses (``resolve_overrides``).
+"""Identity-provider use cases: create or update (upsert), read, list, patch and delete. Which
+providers a tenant uses is in ``overrides``; who may touch which provider in ``access``.
 
 Permissions: ``identity-provider:read`` / ``identity-provider:manage``, bounded like every other
-grant. A tenant-owned provider lives in its tenant; an application-owned one needs an
-application-wide grant to change, and is readable by anyone who may read providers in their own
-tenant (they are used there). Group → role mappings may not hand out more than the caller holds.
+grant. Group → role mappings may not hand out more than the caller holds.
 
 Secrets: ``protocol.clientSecret`` is write-only. Updating without it keeps the stored one."""
 
@@ -17,8 +15,16 @@ from typing import Any
 from tenantry.core.access import Principal, require, require_grantable
 from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import ConstraintViolations, Forbidden, InvalidRequest, InvalidState, NotFound, Violation
+from tenantry.core.errors import ConstraintViolations, InvalidState, NotFound, Violation
 from tenantry.core.identity_providers import validation as v
+from tenantry.core.identity_providers.access import (
+    MANAGE,
+    READ,
+    live_tenant,
+    owner_tenant,
+    tenant_in_reach,
+    visible_provider,
+)
 from tenantry.core.identity_providers.model import (
     IdentityProvider,
     IdentityProviderStatus,
@@ -31,10 +37,8 @@ from tenantry.core.ids import new_id
 from tenantry.core.model import EntityMetadata
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.roles.model import OwnerType
-from tenantry.core.tenants.model import Tenant, TenantStatus
+from tenantry.core.tenants.model import Tenant
 
-READ = "identity-provider:read"
-MANAGE = "identity-provider:manage"
 UPDATABLE = (
     "displayName",
     "domainName",
@@ -54,62 +58,7 @@ class ProviderView:
     tenant: Tenant | None
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """A provider a tenant uses; ``is_default`` when it is the application's (not overridden)."""
-
-    provider: IdentityProvider
-    is_default: bool
-
-
-@dataclass(frozen=True, slots=True)
-class OverrideToggle:
-    owner_type: OwnerType
-    owner_id: str
-    status: IdentityProviderStatus
-
-
 # ------------------------------------------------------------------------------------ permissions
-
-
-def _may(actor: Principal, permission: str, provider: IdentityProvider) -> bool:
-    if provider.tenant_id is not None:
-        return actor.allows(permission, tenant_id=provider.tenant_id)
-    if actor.allows(permission, tenant_id=None):
-        return True
-    # Everyone who may read providers in their own tenant sees the application's: they are used there.
-    return permission == READ and actor.tenant_id is not None and actor.allows(READ, tenant_id=actor.tenant_id)
-
-
-def _provider(uow: UnitOfWork, actor: Principal, provider_id: str, permission: str) -> IdentityProvider:
-    provider = uow.identity_providers.get(provider_id)
-    if provider is None or not _may(actor, permission, provider):
-        if provider is not None and _may(actor, READ, provider):
-            raise Forbidden(f"Missing permission [{permission}] for this identity provider")
-        raise NotFound("identity_provider", provider_id)
-    return provider
-
-
-def _live_tenant(uow: UnitOfWork, tenant_id: str) -> Tenant | None:
-    tenant = uow.tenants.get(tenant_id)
-    if tenant is None or tenant.status is TenantStatus.DELETE_IN_PROGRESS:
-        return None
-    return tenant
-
-
-def _tenant(uow: UnitOfWork, actor: Principal, tenant_id: str, permission: str) -> Tenant:
-    tenant = _live_tenant(uow, tenant_id)
-    if tenant is None or not actor.reaches_tenant(permission, tenant_id):
-        if tenant is not None and actor.reaches_tenant(READ, tenant_id):
-            require(actor, permission, tenant_id=tenant_id)
-        if tenant is not None and actor.reaches_tenant("tenant:read", tenant_id):
-            require(actor, permission, tenant_id=tenant_id)
-        raise NotFound("tenant", tenant_id)
-    return tenant
-
-
-def _owner_tenant(uow: UnitOfWork, provider: IdentityProvider) -> Tenant | None:
-    return uow.tenants.get(provider.tenant_id) if provider.tenant_id else None
 
 
 # ------------------------------------------------------------------------------------- validation
@@ -296,7 +245,7 @@ def upsert_identity_provider(
     with ctx.uow(actor.application_id, write=True) as uow:
         tenant = None
         if owner is not None and owner.tenant_id is not None:
-            tenant = _live_tenant(uow, owner.tenant_id)
+            tenant = live_tenant(uow, owner.tenant_id)
             if tenant is None:
                 found.setdefault("ownerId", []).append(Violation("invalid_value"))
         name = fields.get("name")
@@ -359,8 +308,8 @@ def require_may_configure(actor: Principal, fields: Mapping[str, Any]) -> None:
 
 def get_identity_provider(ctx: CoreContext, actor: Principal, provider_id: str, permission: str = READ) -> ProviderView:
     with ctx.uow(actor.application_id) as uow:
-        provider = _provider(uow, actor, provider_id, permission)
-        return ProviderView(provider, _owner_tenant(uow, provider))
+        provider = visible_provider(uow, actor, provider_id, permission)
+        return ProviderView(provider, owner_tenant(uow, provider))
 
 
 def update_identity_provider(
@@ -369,7 +318,7 @@ def update_identity_provider(
     """A partial update: ``protocol`` keys are merged into the stored ones (``null`` removes one)."""
     now = ctx.clock.now()
     with ctx.uow(actor.application_id, write=True) as uow:
-        provider = _provider(uow, actor, provider_id, MANAGE)
+        provider = visible_provider(uow, actor, provider_id, MANAGE)
         if not provider.is_external:
             raise InvalidState(
                 "identity_provider_not_editable",
@@ -417,14 +366,14 @@ def update_identity_provider(
             details={"name": provider.name, "type": provider.type.value, "fields": sorted(changes)},
         )
         uow.commit()
-        return ProviderView(provider, _owner_tenant(uow, provider))
+        return ProviderView(provider, owner_tenant(uow, provider))
 
 
 def delete_identity_provider(ctx: CoreContext, actor: Principal, provider_id: str) -> None:
     """Delete an external provider. One that users sign in through is refused: deleting it
     would delete them too; disable it instead (or delete those users first)."""
     with ctx.uow(actor.application_id, write=True) as uow:
-        provider = _provider(uow, actor, provider_id, MANAGE)
+        provider = visible_provider(uow, actor, provider_id, MANAGE)
         if not provider.is_external:
             raise InvalidState("identity_provider_not_deletable", "The built-in identity provider cannot be deleted")
         if uow.identity_providers.has_users(provider.id):
@@ -451,7 +400,7 @@ def list_tenant_identity_providers(
 ) -> tuple[Tenant, list[IdentityProvider]]:
     """The tenant's own providers and the application's (tenant-owned first, by name)."""
     with ctx.uow(actor.application_id) as uow:
-        tenant = _tenant(uow, actor, tenant_id, READ)
+        tenant = tenant_in_reach(uow, actor, tenant_id, READ)
         return tenant, uow.identity_providers.visible_to_tenant(tenant_id)
 
 
@@ -465,134 +414,3 @@ def list_application_identity_providers(
         require(actor, READ, tenant_id=None)
     with ctx.uow(actor.application_id) as uow:
         return uow.identity_providers.owned_by_application()
-
-
-# ---------------------------------------------------------------------------------- tenant overrides
-
-
-def effective_providers(
-    visible: Sequence[IdentityProvider],
-    override_enabled: bool,
-    *,
-    types: Sequence[IdentityProviderType] = (),
-    names: Sequence[str] = (),
-) -> list[Resolved]:
-    """For each requested type (or name): the application's providers (``is_default``), unless
-    the tenant has its own and either its override toggle is ENABLED or the application has none
-    of that type / name. Pure: usable by sign-in."""
-    keys: list[tuple[str, str]] = [("type", t.value) for t in types] + [("name", n.lower()) for n in names]
-    result: list[Resolved] = []
-    seen: set[str] = set()
-    for kind, key in keys:
-
-        def matches(p: IdentityProvider, kind: str = kind, key: str = key) -> bool:
-            return (p.type.value if kind == "type" else p.name.lower()) == key
-
-        own = [Resolved(p, False) for p in visible if p.owner_type is OwnerType.TENANT and matches(p)]
-        shared = [Resolved(p, True) for p in visible if p.owner_type is OwnerType.APPLICATION and matches(p)]
-        chosen = own if own and (override_enabled or not shared) else shared
-        for item in chosen:
-            if item.provider.id not in seen:
-                seen.add(item.provider.id)
-                result.append(item)
-    return result
-
-
-def _override_enabled(uow: UnitOfWork, tenant_id: str) -> bool:
-    return uow.identity_providers.override_toggle(tenant_id) is IdentityProviderStatus.ENABLED
-
-
-def parse_types(values: Sequence[str]) -> list[IdentityProviderType]:
-    unknown = [t for t in values if t not in IdentityProviderType.__members__]
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown identity provider type [{', '.join(unknown)[:200]}]; "
-            f"use {', '.join(t.value for t in IdentityProviderType)}"
-        )
-    return [IdentityProviderType(t) for t in dict.fromkeys(values)]
-
-
-def resolve_overrides(
-    ctx: CoreContext,
-    actor: Principal,
-    tenant_id: str,
-    *,
-    types: Sequence[str] = (),
-    names: Sequence[str] = (),
-    permission: str = READ,
-) -> tuple[Tenant, list[Resolved]]:
-    if not types and not names:
-        raise InvalidRequest("Give the identity provider types or names to resolve")
-    parsed = parse_types(types)
-    with ctx.uow(actor.application_id) as uow:
-        tenant = _tenant(uow, actor, tenant_id, permission)
-        visible = uow.identity_providers.visible_to_tenant(tenant_id)
-        enabled = _override_enabled(uow, tenant_id)
-    return tenant, effective_providers(visible, enabled, types=parsed, names=list(names))
-
-
-def connection_target(
-    ctx: CoreContext,
-    actor: Principal,
-    tenant_id: str,
-    *,
-    provider_type: str | None = None,
-    provider_id: str | None = None,
-) -> tuple[Tenant, IdentityProvider]:
-    """The provider a connection test of this tenant is about: the one named by id (the tenant's
-    own or the application's), else the one the tenant uses for the type."""
-    if provider_id:
-        with ctx.uow(actor.application_id) as uow:
-            tenant = _tenant(uow, actor, tenant_id, MANAGE)
-            provider = next(
-                (p for p in uow.identity_providers.visible_to_tenant(tenant_id) if p.id == provider_id), None
-            )
-        if provider is None:
-            raise NotFound("identity_provider", provider_id)
-    elif provider_type:
-        tenant, resolved = resolve_overrides(ctx, actor, tenant_id, types=[provider_type], permission=MANAGE)
-        if not resolved:
-            raise NotFound("identity_provider", provider_type)
-        provider = resolved[0].provider
-    else:
-        raise InvalidRequest("Give identityProviderType or identityProviderId")
-    if not provider.is_external:
-        raise InvalidRequest("The built-in identity provider has no external connection to test")
-    return tenant, provider
-
-
-def set_override_toggle(
-    ctx: CoreContext, actor: Principal, owner_type: Any, owner_id: str, status: Any, *, upsert: bool = True
-) -> tuple[OverrideToggle, bool]:
-    """Whether the tenant's own providers override the application's; returns (toggle, created).
-    Without ``upsert``, a tenant that already has a toggle is a ``not_unique`` violation."""
-    found: v.Violations = {}
-    if owner_type != OwnerType.TENANT.value:
-        found["ownerType"] = [Violation("invalid_value", {"allowedValues": "TENANT"})]
-    parsed = v.read_status(status, found)
-    _raise(found, "set the override toggle of")
-    assert parsed is not None
-    with ctx.uow(actor.application_id, write=True) as uow:
-        tenant = _tenant(uow, actor, owner_id, MANAGE)
-        if not upsert and uow.identity_providers.override_toggle(tenant.id) is not None:
-            raise ConstraintViolations.single("ownerId", "not_unique", "This tenant already has an override toggle")
-        created = uow.identity_providers.set_override_toggle(OwnerType.TENANT, tenant.id, parsed, ctx.clock.now())
-        record(
-            uow,
-            ctx,
-            "identity_provider.override_toggle_set",
-            application_id=actor.application_id,
-            actor=actor,
-            tenant_id=tenant.id,
-            target=("tenant", tenant.id),
-            details={"status": parsed.value},
-        )
-        uow.commit()
-    return OverrideToggle(OwnerType.TENANT, tenant.id, parsed), created
-
-
-def override_toggle(ctx: CoreContext, actor: Principal, tenant_id: str) -> IdentityProviderStatus:
-    """The tenant's toggle; a tenant that never set it uses the application's providers (DISABLED)."""
-    with ctx.uow(actor.application_id) as uow:
-        _tenant(uow, actor, tenant_id, READ)
-        return uow.identity_providers.override_toggle(tenant_id) or IdentityProviderStatus.DISABLED

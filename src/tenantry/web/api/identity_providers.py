@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from tenantry.core.identity_providers import overrides
 from tenantry.core.identity_providers import service as idps
+from tenantry.core.identity_providers.access import MANAGE
 from tenantry.core.identity_providers.model import IdentityProviderType, ProtocolType
 from tenantry.protocols.query import parse_fields, select_fields
 from tenantry.web.api.identity_provider_json import IDP_ATTRIBUTES, page_of, provider_json, redirect_urls
@@ -109,7 +111,7 @@ async def patch_provider(
     provider_id: str, body: ProviderBody, core: CoreDep, actor: PrincipalDep, application: ApplicationDep
 ) -> dict[str, Any]:
     changes = body.fields()
-    current = await run_in_threadpool(idps.get_identity_provider, core, actor, provider_id, idps.MANAGE)
+    current = await run_in_threadpool(idps.get_identity_provider, core, actor, provider_id, MANAGE)
     protocol = changes.get("protocol")
     if isinstance(protocol, dict) and current.provider.protocol_type is ProtocolType.SAML2:
         changes = await _with_metadata(changes, IdentityProviderType.SAML2.value)
@@ -143,7 +145,7 @@ def application_providers(
 def resolve_overrides(
     tenant_id: str, request: Request, core: CoreDep, actor: PrincipalDep, application: ApplicationDep
 ) -> dict[str, Any]:
-    tenant, resolved = idps.resolve_overrides(
+    tenant, resolved = overrides.resolve_overrides(
         core, actor, tenant_id, types=_values(request, "types"), names=_values(request, "names")
     )
     return {
@@ -156,7 +158,7 @@ def resolve_redirect_urls(
     tenant_id: str, body: RedirectUrlsBody, core: CoreDep, actor: PrincipalDep, application: ApplicationDep
 ) -> dict[str, Any]:
     types = list(dict.fromkeys(body.identityProviderTypes))
-    tenant, resolved = idps.resolve_overrides(core, actor, tenant_id, types=types)
+    tenant, resolved = overrides.resolve_overrides(core, actor, tenant_id, types=types)
     items = []
     for provider_type in types:
         urls = []
@@ -181,7 +183,7 @@ async def test_provider_connection(
     tenant_id: str, body: TestConnectionBody, core: CoreDep, actor: PrincipalDep
 ) -> dict[str, Any]:
     _, provider = await run_in_threadpool(
-        idps.connection_target,
+        overrides.connection_target,
         core,
         actor,
         tenant_id,
@@ -202,7 +204,7 @@ async def test_provider_connection(
 def upsert_override_toggle(
     body: OverrideToggleBody, request: Request, response: Response, core: CoreDep, actor: PrincipalDep
 ) -> dict[str, Any]:
-    toggle, created = idps.set_override_toggle(
+    toggle, created = overrides.set_override_toggle(
         core, actor, body.ownerType, body.ownerId, body.status, upsert=_flag(request.query_params.get("upsert"))
     )
     response.status_code = 201 if created else 200

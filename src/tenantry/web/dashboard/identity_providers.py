@@ -18,7 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import TenantryError
+from tenantry.core.identity_providers import overrides
 from tenantry.core.identity_providers import service as idps
+from tenantry.core.identity_providers.access import MANAGE
 from tenantry.core.identity_providers.model import (
     IdentityProvider,
     IdentityProviderStatus,
@@ -112,7 +114,7 @@ def providers(request: Request, signed: SignedDep, core: CoreDep) -> Response:
     toggle = None
     if tenant_id:
         tenant, listed = call(idps.list_tenant_identity_providers, core, signed.principal, tenant_id)
-        toggle = idps.override_toggle(core, signed.principal, tenant_id)
+        toggle = overrides.override_toggle(core, signed.principal, tenant_id)
     else:
         listed = idps.list_application_identity_providers(core, signed.principal, signed.application.id)
     built_in = next((p for p in listed if not p.is_external), None)
@@ -133,7 +135,7 @@ def save_toggle(signed: SignedDep, core: CoreDep, form: IdpFormDep) -> Response:
     tenant_id = form.get("tenant") if signed.app_view else signed.admin.tenant_id or ""
     status = IdentityProviderStatus.ENABLED if form.get("status") == "ENABLED" else IdentityProviderStatus.DISABLED
     try:
-        call(idps.set_override_toggle, core, signed.principal, OwnerType.TENANT.value, tenant_id, status.value)
+        call(overrides.set_override_toggle, core, signed.principal, OwnerType.TENANT.value, tenant_id, status.value)
     except TenantryError as error:
         raise DashboardError(400, "Cannot save", " ".join(error_text(error))) from None
     return redirect(f"{BASE}?tenant={tenant_id}&done=toggle")
@@ -434,7 +436,7 @@ async def test_provider(
     request: Request, provider_id: str, signed: SignedDep, core: CoreDep, form: IdpFormDep
 ) -> Response:
     view: idps.ProviderView = await run_in_threadpool(
-        call, idps.get_identity_provider, core, signed.principal, provider_id, idps.MANAGE
+        call, idps.get_identity_provider, core, signed.principal, provider_id, MANAGE
     )
     if not view.provider.is_external:
         raise not_found()
