@@ -46,6 +46,10 @@ class ListSpec:
     sort: tuple[object, ...] = ()
     start_index: int = 1
     count: int = 50
+    # None: ``Page.total`` is exact (the API's totalResults). A number: exact up to it; past it
+    # the repository may estimate (``Page.estimated``): counting a million users takes longer
+    # than showing a page of them, and a person reading "about 1,000,000" loses nothing.
+    exact_total_up_to: int | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +57,7 @@ class Page(Generic[T]):
     total: int
     start_index: int
     items: list[T]
+    estimated: bool = False
 
 
 class Clock(Protocol):

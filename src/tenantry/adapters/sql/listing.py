@@ -10,7 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Column, ColumnElement, FromClause, Select, Subquery, Table, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    Subquery,
+    Table,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.sql.util import find_tables
 
 from tenantry.adapters.sql import tables as t
@@ -106,6 +117,24 @@ class Listing:
             .limit(limit)
             .subquery("page_ids")
         )
+
+
+def count_total(connection: Connection, count: Select[Any], exact_up_to: int | None) -> tuple[int, bool]:
+    """(total, estimated) for a ``joined_page`` count statement.
+
+    With ``exact_up_to``, at most that many matches (plus one) are counted; when there are more,
+    PostgreSQL's planner estimate of the matches is given instead (never below the bound), as
+    ``estimated``. SQLite, without such estimates, always counts."""
+    if exact_up_to is None or connection.dialect.name != "postgresql":
+        return int(connection.execute(count).scalar_one()), False
+    matches = count.with_only_columns(literal_column("1")).limit(exact_up_to + 1).subquery("bounded")
+    bounded = int(connection.execute(select(func.count()).select_from(matches)).scalar_one())
+    if bounded <= exact_up_to:
+        return bounded, False
+    compiled = count.with_only_columns(literal_column("1")).compile(dialect=connection.dialect)
+    plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    return max(estimate, exact_up_to + 1), True
 
 
 def _searches(expr: Expr) -> bool:

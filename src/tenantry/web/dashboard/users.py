@@ -68,6 +68,10 @@ USER_SORTS = {
     "creationTime": "created",
 }
 
+# Past this many matches the Users page shows an estimate, labelled "about" (PostgreSQL): an exact
+# count of a million users costs more than the page (docs/performance.md).
+EXACT_TOTAL_UP_TO = 10_000
+
 router = dashboard_router()
 
 
@@ -117,6 +121,7 @@ def users(request: Request, signed: SignedDep, core: CoreDep) -> Response:
             sort=parse_sort(f"{sort}:{direction}", USER_LISTING.attributes),
             start_index=(page_no - 1) * per + 1,
             count=per,
+            exact_total_up_to=EXACT_TOTAL_UP_TO,
         )
     except QueryError as error:
         return render(request, template, {**context, "error": str(error), "page": None}, 400, signed)

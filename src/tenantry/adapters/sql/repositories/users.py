@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, exists, insert, select, update
 
 from tenantry.adapters.sql import tables as t
-from tenantry.adapters.sql.listing import USER_LISTING
+from tenantry.adapters.sql.listing import USER_LISTING, count_total
 from tenantry.adapters.sql.repositories.base import (
     Repository,
     aware,
@@ -127,9 +127,9 @@ class SqlUserRepository(Repository):
             mine = exists().where((T.c.id == tenant_id) & (T.c.application_id == self.application_id))
             conditions += [U.c.tenant_id == tenant_id, mine]
         count, page = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
-        total = self.connection.execute(count).scalar_one()
+        total, estimated = count_total(self.connection, count, spec.exact_total_up_to)
         items = [_from_row(r) for r in self.connection.execute(page)] if spec.count else []
-        return Page(total, spec.start_index, items)
+        return Page(total, spec.start_index, items, estimated)
 
     def delete_for_tenant(self, tenant_id: str, limit: int) -> int:
         batch = (
