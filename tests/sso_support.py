@@ -33,17 +33,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tenantry.core.identity_providers.model import (
-    IdentityProvider,
-    IdentityProviderStatus,
-    IdentityProviderType,
-    ProtocolType,
-    RoleMapping,
-)
-from tenantry.core.identity_providers.settings import provider_oidc_settings, provider_saml_settings
-from tenantry.core.ids import new_id
-from tenantry.core.model import EntityMetadata
-from tenantry.core.roles.model import OwnerType
 from tests.support import Api, rand
 
 IDP_DIR = Path(__file__).resolve().parent / "idp"
@@ -396,30 +385,23 @@ def add_provider(
     email_domains: Sequence[str] = (),
     status: str = "ENABLED",
 ) -> dict[str, Any]:
-    """A tenant's external identity provider (``id``, ``name``), written through the repository."""
-    provider = IdentityProvider(
-        id=new_id(),
-        application_id=api.application_id,
-        owner_type=OwnerType.TENANT,
-        owner_id=tenant_id,
-        type=IdentityProviderType(protocol["type"]),
-        name=name or rand("idp"),
-        display_name=display_name,
-        status=IdentityProviderStatus(status),
-        jit_provisioning_enabled=jit,
-        metadata=EntityMetadata.new(datetime.now(UTC)),
-        protocol=protocol,
-        role_mappings=tuple(RoleMapping(group, tuple(ids)) for group, ids in role_mappings),
-        email_domains=tuple(email_domains),
-    )
-    if provider.protocol_type is ProtocolType.SAML2:
-        provider_saml_settings(provider)
-    else:
-        provider_oidc_settings(provider)
-    with api.services.core.uow(api.application_id, write=True) as uow:
-        uow.identity_providers.add(provider)
-        uow.commit()
-    return {"id": provider.id, "name": provider.name, "displayName": provider.display_name}
+    """A tenant's external identity provider, through ``POST /identity-providers?upsert=true``."""
+    body = {
+        "ownerType": "TENANT",
+        "ownerId": tenant_id,
+        "type": protocol["type"],
+        "name": name or rand("idp"),
+        "displayName": display_name,
+        "status": status,
+        "jitProvisioningEnabled": jit,
+        "protocol": protocol,
+        "emailDomains": list(email_domains),
+        "roleMappings": [{"group": group, "roleIds": list(ids)} for group, ids in role_mappings],
+    }
+    response = api.call("POST", "/identity-providers", params={"upsert": "true"}, json=body)
+    assert response.status_code == 201, response.text
+    doc: dict[str, Any] = response.json()
+    return doc
 
 
 SESSION_COOKIE = "tenantry_session"

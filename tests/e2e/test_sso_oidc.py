@@ -102,7 +102,9 @@ def connect(
     world = world or make_world(api)
     client = idp.register_client()
     doc = add_provider(api, world.tenant["id"], protocol=idp.protocol(client), **provider)
-    idp.set_redirect_uris(client, [world.tenant_url(f"/sso/{doc['id']}/callback")])
+    # What the tenant's admin copies into the IdP: the redirect URI the API shows.
+    assert doc["protocol"]["redirectUrl"] == world.tenant_url(f"/sso/{doc['id']}/callback")
+    idp.set_redirect_uris(client, [doc["protocol"]["redirectUrl"]])
     return Sso(api, world, idp, doc)
 
 

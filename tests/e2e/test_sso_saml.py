@@ -122,7 +122,9 @@ def saml_connect(tmp_path: Path) -> Iterator[Connect]:
         idp = new_saml_idp(tmp_path / rand("saml"))
         protocol = idp.protocol(**provider.pop("protocol_extra", {}))
         doc = add_provider(api, world.tenant["id"], protocol=protocol, **provider)
-        entity_id, acs_url = sp_urls(world.tenant_host, doc["id"])
+        # What the tenant's admin copies into the IdP: the SP entity id and ACS URL the API shows.
+        entity_id, acs_url = doc["protocol"]["spEntityId"], doc["protocol"]["acsUrl"]
+        assert (entity_id, acs_url) == sp_urls(world.tenant_host, doc["id"])
         started.append(idp)
         idp.start(entity_id, acs_url)
         return SamlSso(api, world, idp, doc)
