@@ -43,6 +43,7 @@ def _enrolled(api: Api) -> tuple[Admin, str]:
     page = admin.get("/dashboard/account")
     secret = _secret(api, admin)
     assert secret in page.text and "otpauth://totp/" in page.text
+    assert re.search(r'<img src="data:image/svg\+xml[^"]+" id="totp-qr"', page.text)
     assert admin.post("/dashboard/account/totp/confirm", {"code": _code(api, secret)}).status_code == 303
     return admin, secret
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -22,12 +23,20 @@ from tenantry.web.deps import CoreDep
 router = dashboard_router()
 
 
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` as an SVG ``data:`` URI (the page's CSP allows ``data:`` images)."""
+    uri: str = segno.make(text, error="m").svg_data_uri(scale=5, border=2)
+    return uri
+
+
 def _page(request: Request, core: Any, signed: Signed, status: int = 200, **extra: Any) -> Response:
     state = totp_state(core, signed.admin)
+    enrollment = pending_enrollment(core, signed.admin, signed.application.display_name)
     context = {
         "section": "account",
         "totp_on": state is not None and state.active,
-        "enrollment": pending_enrollment(core, signed.admin, signed.application.display_name),
+        "enrollment": enrollment,
+        "qr": qr_data_uri(enrollment.uri) if enrollment else None,
         "notice": notice(request),
         **extra,
     }
