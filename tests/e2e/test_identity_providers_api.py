@@ -638,3 +638,43 @@ def test_connection_to_a_real_oidc_provider(api: Api, oidc_idp: Any) -> None:
     wrong = create(api, oidc_body(tenant["id"], protocol={"issuer": oidc_idp.issuer + "/elsewhere"}))
     body = api.call("POST", path, json={"identityProviderId": wrong["id"]}).json()
     assert body["ok"] is False and [c["name"] for c in body["checks"]] == ["discovery"]
+
+
+def test_saml_metadata_fetched_from_its_url(api: Api) -> None:
+    """The metadata URL alone is enough: the document is fetched (loopback http here) and read."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cert = certificate()
+    document = metadata_xml("https://idp.fetched.example/entity", "https://idp.fetched.example/sso", cert).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = document if self.path == "/metadata" else b"x" * (1024 * 1024 + 10)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/samlmetadata+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        tenant = api.create_tenant()
+        url = f"http://127.0.0.1:{server.server_address[1]}/metadata"
+        body = saml_body(tenant["id"])
+        body["protocol"] = {"type": "SAML2", "idpMetadataUrl": url}
+        doc = create(api, body)
+        assert doc["protocol"]["idpEntityId"] == "https://idp.fetched.example/entity"
+        assert doc["protocol"]["idpMetadataUrl"] == url and doc["protocol"]["idpSigningCerts"] == [pem(cert)]
+        too_big = saml_body(tenant["id"])
+        too_big["protocol"] = {"type": "SAML2", "idpMetadataUrl": url.replace("/metadata", "/huge")}
+        violation = assert_violation(api.call("POST", "/identity-providers", json=too_big), "protocol.idpMetadataUrl")
+        assert "1 MB" in violation["constraintAttributes"]["reason"]
+    finally:
+        server.shutdown()
+        server.server_close()
