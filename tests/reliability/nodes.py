@@ -37,7 +37,9 @@ from aiosmtpd.handlers import Message
 from sqlalchemy import Engine, create_engine, text
 
 from tenantry.adapters.security.saml_credentials import load_or_create_sp_credentials
-from tests.support import GENEROUS_IP_LIMITS
+from tenantry.bootstrap import bootstrap
+from tenantry.core.applications.service import initialize_application
+from tests.support import GENEROUS_IP_LIMITS, test_settings
 
 STARTUP_SECONDS = 60.0
 PASSWORD = "Correct-Horse-42-battery"
@@ -240,18 +242,15 @@ def node_env(data_dir: Path, database_url: str | None, shared: Mapping[str, str]
     return env
 
 
-def init_application(env: dict[str, str], vanity: str) -> AppCredentials:
-    done = subprocess.run(
-        [*tenantry_command(), "init", "--domain", vanity, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"tenantry init failed ({done.returncode}):\n{done.stderr}\n{done.stdout}"
-    doc: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return AppCredentials(doc["applicationId"], doc["vanityDomain"], doc["m2mClientId"], doc["m2mClientSecret"])
+def init_application(data_dir: Path, database_url: str | None, vanity: str) -> AppCredentials:
+    """``tenantry init`` in this process (what the CLI does, without another interpreter start)."""
+    services = bootstrap(test_settings(data_dir, database_url))
+    try:
+        done = initialize_application(services.core, vanity, custom_domain=False)
+    finally:
+        services.close()
+    assert done.client_secret is not None
+    return AppCredentials(done.application.id, done.application.vanity_domain, done.client.id, done.client_secret)
 
 
 @dataclass
@@ -290,11 +289,9 @@ class Cluster:
             # The default: SQLite in the data directory (TENANTRY_DATABASE_URL unset); one node only.
             assert count == 1, "SQLite nodes cannot share a database"
             cluster.database_url = f"sqlite:///{(data_dirs[0] / 'tenantry.db').resolve()}"
-        url = database_url
-        first = node_env(data_dirs[0], url, {**common, **per_node(0)})
-        cluster.app = init_application(first, f"app{secrets.token_hex(4)}.test")
+        cluster.app = init_application(data_dirs[0], database_url, f"app{secrets.token_hex(4)}.test")
         for i, data_dir in enumerate(data_dirs):
-            env = node_env(data_dir, url, {**common, **per_node(i)})
+            env = node_env(data_dir, database_url, {**common, **per_node(i)})
             cluster.nodes.append(Node(f"node{i}", free_port(), env, root / f"node{i}.log", workers))
         for node in cluster.nodes:
             node.start()

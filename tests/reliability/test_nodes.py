@@ -39,13 +39,6 @@ def cluster(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             started.stop()
 
 
-@pytest.fixture(scope="module")
-def balancer(cluster: Cluster) -> Iterator[RoundRobin]:
-    rr = RoundRobin([cluster.client(0), cluster.client(1)])
-    yield rr
-    rr.close()
-
-
 Call = Callable[[], httpx.Response]
 
 
@@ -105,7 +98,7 @@ def variants(email: str) -> list[str]:
     return [email, email.upper(), f"{local.capitalize()}@{domain}", f" {email} "]
 
 
-def test_colliding_create_user_calls_make_one_user_per_email(cluster: Cluster, balancer: RoundRobin) -> None:
+def colliding_create_user_calls(cluster: Cluster, balancer: RoundRobin) -> None:
     tenant = create_tenant(balancer)
     emails = [f"cu{secrets.token_hex(4)}@example.com" for _ in range(8)]
     calls: list[tuple[str, Call]] = []
@@ -127,9 +120,7 @@ def test_colliding_create_user_calls_make_one_user_per_email(cluster: Cluster, b
     assert_same_through_both_nodes(cluster, tenant["id"], {ids[0] for ids in winners.values()})
 
 
-def test_colliding_signups_and_create_user_calls_make_one_user_per_email(
-    cluster: Cluster, balancer: RoundRobin
-) -> None:
+def colliding_signups_and_create_user_calls(cluster: Cluster, balancer: RoundRobin) -> None:
     """The signup API and Create User on the same addresses. A signup that finds its own pending
     signup answers 201 again (a retry resends the activation email) with the same user."""
     tenant = create_tenant(balancer, signupEnabled=True)
@@ -166,7 +157,7 @@ def _invite_link(balancer: RoundRobin, tenant_id: str) -> str:
     return parse_qs(urlsplit(link).query)["code"][0]
 
 
-def test_one_invitation_accepted_on_both_nodes_at_once_makes_one_user(cluster: Cluster, balancer: RoundRobin) -> None:
+def one_invitation_accepted_on_both_nodes_at_once(cluster: Cluster, balancer: RoundRobin) -> None:
     """Each invitation is accepted four times at once (twice through each node); for half of
     them a Create User call races for the same address too."""
     tenant = create_tenant(balancer)
@@ -210,7 +201,7 @@ def test_one_invitation_accepted_on_both_nodes_at_once_makes_one_user(cluster: C
     assert_same_through_both_nodes(cluster, tenant["id"], {next(iter(ids)) for ids in winners.values()})
 
 
-def test_both_nodes_verify_each_others_tokens(cluster: Cluster) -> None:
+def both_nodes_verify_each_others_tokens(cluster: Cluster) -> None:
     """The signing keys live in the database: a token from one node is good on the other."""
     for index in range(len(cluster.nodes)):
         with cluster.client(index, bearer=False) as client:
@@ -229,3 +220,15 @@ def test_both_nodes_verify_each_others_tokens(cluster: Cluster) -> None:
                     headers={"Authorization": f"Bearer {token}"},
                 )
                 assert listed.status_code == 200, listed.text
+
+
+def test_two_nodes_one_database_under_colliding_registrations(cluster: Cluster) -> None:
+    """One test (one pair of nodes to start, however pytest-xdist spreads the tests)."""
+    balancer = RoundRobin([cluster.client(0), cluster.client(1)])
+    try:
+        both_nodes_verify_each_others_tokens(cluster)
+        colliding_create_user_calls(cluster, balancer)
+        colliding_signups_and_create_user_calls(cluster, balancer)
+        one_invitation_accepted_on_both_nodes_at_once(cluster, balancer)
+    finally:
+        balancer.close()
