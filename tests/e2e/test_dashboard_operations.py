@@ -221,6 +221,8 @@ def test_htmx_is_served_and_loaded_with_the_page_nonce(app_admin: Admin) -> None
     page = app_admin.get("/dashboard/users")
     nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"]).group(1)  # type: ignore[union-attr]
     assert f'src="/dashboard/static/htmx-2.0.11.min.js" nonce="{nonce}"' in page.text
+    assert f'src="/dashboard/static/dashboard.js" nonce="{nonce}"' in page.text
+    assert "htmx:afterSettle" in app_admin.get("/dashboard/static/dashboard.js").text
     assert app_admin.get("/dashboard/static/../routes.py").status_code == 404
     assert app_admin.get("/dashboard/static/nothing.js").status_code == 404
 

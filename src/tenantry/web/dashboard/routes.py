@@ -52,7 +52,11 @@ from tenantry.web.ratelimit import RateLimits, client_ip
 
 router = dashboard_router()
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"dashboard.css": "text/css", "htmx-2.0.11.min.js": "text/javascript"}
+STATIC_FILES = {
+    "dashboard.css": "text/css",
+    "dashboard.js": "text/javascript",
+    "htmx-2.0.11.min.js": "text/javascript",
+}
 SESSION_SECONDS = 12 * 3600
 SECOND_STEP_COOKIE = "tenantry_admin_step"
 SECOND_STEP_SECONDS = 300
