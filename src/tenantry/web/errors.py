@@ -193,9 +193,115 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=500)
 
+    generate_document = app.openapi
+
+    def documented() -> dict[str, Any]:
+        return document_errors(generate_document())  # in place and idempotent on FastAPI's cached document
+
+    app.openapi = documented  # type: ignore[method-assign]
     app.add_exception_handler(TenantryError, on_tenantry)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(QueryError, on_query)
     app.add_exception_handler(OAuth2Error, on_oauth)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+# ------------------------------------------------------------------ the errors in the OpenAPI document
+
+_BASE_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "code", "message", "ticket"],
+    "properties": {
+        "type": {"type": "string", "enum": ["base_error"]},
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "ticket": {"type": "string"},
+    },
+}
+_VIOLATIONS_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "code", "message", "ticket", "violations"],
+    "properties": {
+        "type": {"type": "string", "enum": ["constraint_violations_error"]},
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "ticket": {"type": "string"},
+        "violations": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "constraintAttributes": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
+}
+_OAUTH_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+_SCHEMA_REF = "#/components/schemas/"
+
+
+def _json_response(description: str, *names: str) -> dict[str, Any]:
+    refs = [{"$ref": _SCHEMA_REF + name} for name in names]
+    schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+API_ERROR_RESPONSES: dict[str, dict[str, Any]] = {
+    "400": _json_response("Invalid request or field violations", "BaseError", "ConstraintViolationsError"),
+    "401": _json_response("Missing, invalid or expired access token", "BaseError"),
+    "403": _json_response("The token lacks a permission or the resource is outside its boundary", "BaseError"),
+    "404": _json_response("Not found (or not visible to this token)", "BaseError"),
+    "413": _json_response("The request body is too large", "BaseError"),
+}
+
+_REDIRECT = {"description": "Redirect (to the login page, the client, or with an OAuth error)"}
+_HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
+_TENANT_HOST_ERRORS: dict[str, dict[str, Any]] = {
+    "400": {"description": "Unsafe request: an error page, never a redirect", "content": _HTML_PAGE},
+    "404": _json_response("Not a tenant's host", "BaseError"),
+}
+_OAUTH_ERRORS = {
+    "400": _json_response("RFC 6749 error (invalid_request, invalid_grant, ...)", "OAuthError"),
+    "401": _json_response("Client authentication failed (invalid_client)", "OAuthError"),
+    "413": _json_response("The request body is too large", "BaseError"),
+}
+# Responses of the OAuth/OIDC endpoints besides their success, which speak RFC 6749's errors
+# (or redirect people) rather than the management API's.
+OAUTH_RESPONSES: dict[str, dict[str, dict[str, Any]]] = {
+    "/api/v1/oauth2/token": _OAUTH_ERRORS,
+    "/api/v1/oauth2/revoke": _OAUTH_ERRORS,
+    "/api/v1/oauth2/userinfo": {"401": _json_response("Missing, invalid or revoked user access token", "BaseError")},
+    "/api/v1/oauth2/authorize": {"302": _REDIRECT, **_TENANT_HOST_ERRORS},
+    "/api/v1/logout": {"302": _REDIRECT, **_TENANT_HOST_ERRORS},
+}
+
+
+def document_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Make FastAPI's generated document say what the handlers above answer: its ``422``
+    ``HTTPValidationError`` is never sent (validation errors are 400s in Wristband's shapes), and
+    the other error statuses of the management API are not generated at all."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.update(
+        BaseError=_BASE_ERROR_SCHEMA, ConstraintViolationsError=_VIOLATIONS_ERROR_SCHEMA, OAuthError=_OAUTH_ERROR_SCHEMA
+    )
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            extra = OAUTH_RESPONSES.get(path, API_ERROR_RESPONSES if path.startswith("/api/v1/") else {})
+            for status, response in extra.items():
+                responses.setdefault(status, response)
+    return document
