@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,7 +13,7 @@ from tenantry.web.deps import ServicesDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "The database is unreachable"}})
 def health(services: ServicesDep) -> JSONResponse:
     try:
         with services.database.transaction(write=False) as connection:
@@ -23,6 +23,6 @@ def health(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "up"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)  # Prometheus text format
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

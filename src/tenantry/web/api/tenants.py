@@ -70,7 +70,7 @@ def patch_tenant(
     return tenant_json(tenants.update_tenant(core, actor, tenant_id, changes), application)
 
 
-@router.delete("/tenants/{tenant_id}", status_code=202)
+@router.delete("/tenants/{tenant_id}", status_code=202, response_class=Response)  # accepted, no body
 def delete_tenant(tenant_id: str, core: CoreDep, actor: PrincipalDep) -> Response:
     tenants.request_tenant_deletion(core, actor, tenant_id)
     return Response(status_code=202)
