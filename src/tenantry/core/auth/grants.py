@@ -179,20 +179,42 @@ def exchange_code(
 
 
 def refresh(ctx: CoreContext, client: Client, token: str) -> Grant:
+    """Rotate a refresh token. The reads (token, user, tenant, roles) run before the write
+    transaction, which then holds only the conditional ``mark_used`` and the successor's insert:
+    a token revoked or used in between fails ``mark_used`` and nothing is issued."""
     now = ctx.clock.now()
-    with ctx.uow(client.application_id, write=True) as uow:
+    with ctx.uow(client.application_id) as uow:
         stored = uow.refresh_tokens.get_by_token_hash(token_hash(token)) if len(token) <= 200 else None
         if stored is None or stored.client_id != client.id:
             raise InvalidGrant("Unknown refresh token")
         if stored.revoked_at is not None or stored.expires_at <= now:
             raise InvalidGrant("The refresh token is expired or revoked")
-        if not uow.refresh_tokens.mark_used(stored.id, now):
+        if stored.used_at is not None:
+            user = tenant = None
+        else:
+            user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
+            roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
+    with ctx.uow(client.application_id, write=True) as uow:
+        if user is None or tenant is None or not uow.refresh_tokens.mark_used(stored.id, now):
             uow.refresh_tokens.revoke_family(stored.family_id, now)
             uow.commit()
-            raise InvalidGrant("The refresh token was already used; its family is revoked")
-        grant = _grant(uow, ctx, client, stored, nonce=None)
+            raise InvalidGrant("The refresh token was already used or revoked; its family is revoked")
+        auth_time = int(stored.auth_time.timestamp())
+        refresh_token = _new_refresh(
+            uow,
+            ctx,
+            user=user,
+            client_id=client.id,
+            scope=stored.scope,
+            family_id=stored.family_id,
+            session_id=stored.session_id,
+            auth_time_epoch=auth_time,
+        )
         uow.commit()
-    return grant
+    scope = tuple(stored.scope.split())
+    return Grant(
+        user, tenant, roles, client.id, scope, None, auth_time, stored.family_id, refresh_token, stored.session_id
+    )
 
 
 def revoke_refresh_token(ctx: CoreContext, client: Client, token: str) -> None:
