@@ -84,5 +84,6 @@ def matching_step(secret: str, code: str, now: datetime, after: int = -1) -> int
 def provisioning_uri(secret: str, account: str, issuer: str) -> str:
     """The ``otpauth://`` URI that authenticator apps read (from a QR code or pasted)."""
     label = quote(f"{issuer}:{account}", safe="@:")
-    query = urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": 30})
+    fields = {"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": STEP_SECONDS}
+    query = urlencode(fields, quote_via=quote)  # %20, not "+": some apps show a "+" literally
     return f"otpauth://totp/{label}?{query}"
