@@ -245,3 +245,18 @@ def test_outbox_and_audit_lists_on_both_databases(any_api: Api) -> None:
     events = _events(admin.get("/dashboard/audit", tenant=tenant["id"], action="invitation.", **{"from": today}))
     assert len(events) == 2
     assert _events(admin.get("/dashboard/audit", tenant=tenant["id"], to="2001-01-01")) == []
+
+
+def test_more_forms_refuse_a_missing_csrf_token(api: Api, app_admin: Admin, tenant: dict[str, Any]) -> None:
+    client_id, _ = api.create_m2m_client(tenant["id"])
+    clients_before = len(_rows(api, t.clients))
+    name = rand("no-token")
+    assert app_admin.client.post("/dashboard/clients", data={"name": name, "type": "SPA"}).status_code == 403
+    assert app_admin.client.post(f"/dashboard/clients/{client_id}/delete").status_code == 403
+    assert len(_rows(api, t.clients)) == clients_before and len(_rows(api, t.clients, id=client_id)) == 1
+    policy = api.call("GET", f"/applications/{api.application_id}/password-policies").json()
+    assert app_admin.client.post("/dashboard/policies/password", data={"minLength": "77"}).status_code == 403
+    assert api.call("GET", f"/applications/{api.application_id}/password-policies").json() == policy
+    wrong = app_admin.client.post("/dashboard/policies/password", data={"minLength": "77", "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+    assert api.call("GET", f"/applications/{api.application_id}/password-policies").json() == policy
