@@ -419,3 +419,50 @@ def test_a_password_user_with_the_same_email_stays_a_separate_user(
     assert sso_user["id"] != password_user["id"]
     untouched = api.call("GET", f"/users/{password_user['id']}").json()
     assert untouched["givenName"] == "Ada" and untouched.get("externalId") in (None, "")
+
+
+# --- email verification, uniqueness, disabled providers -----------------------------------
+
+
+def test_an_unverified_idp_email_gets_the_verification_email(api: Api, oidc_idp: OidcIdp, tab: TestClient) -> None:
+    """The SSO login policy's default EMAIL_LINK: the user is signed in, unverified, and mailed."""
+    sso = connect(api, oidc_idp)
+    email = f"{rand('unverified')}@acme.example"
+    assert signed_in(sso.sign_in(tab, sso.start_path(), new_account(oidc_idp, email=email, email_verified=False)))
+    [user] = sso.sso_users()
+    assert user["emailVerified"] is False
+    message = last_email(api, email)
+    assert message["kind"] == "email_verification" and message["tenant_id"] == sso.tenant_id
+
+
+def test_another_idp_account_with_the_same_email_is_refused(api: Api, oidc_idp: OidcIdp) -> None:
+    """Emails are unique per provider in a tenant: a second IdP subject asserting the first one's
+    address is refused, and not linked to the first user either."""
+    sso = connect(api, oidc_idp)
+    email = f"{rand('shared')}@acme.example"
+    with browser_for(api) as tab:
+        assert signed_in(sso.sign_in(tab, sso.start_path(), new_account(oidc_idp, email=email)))
+    [first] = sso.sso_users()
+    before = len(sso.users())
+    with browser_for(api) as tab:
+        refused = sso.sign_in(tab, sso.start_path(), new_account(oidc_idp, email=email))
+        assert_refused(sso, refused, 403, "already uses this email address", before)
+    assert [u["id"] for u in sso.sso_users()] == [first["id"]]
+
+
+def test_a_disabled_provider_is_neither_offered_nor_usable(api: Api, oidc_idp: OidcIdp, tab: TestClient) -> None:
+    sso = connect(api, oidc_idp, status="DISABLED")
+    login_page = tab.get(sso.url("/login"))
+    assert login_page.status_code == 200 and f'id="sso-{sso.provider["name"]}"' not in login_page.text
+    started = tab.get(sso.url(sso.start_path()), follow_redirects=False)
+    assert started.status_code == 404 and "Unknown sign-in method" in started.text
+    assert not sets_session(started)
+
+
+def test_a_provider_of_another_tenant_cannot_be_used_on_this_tenant_host(
+    api: Api, oidc_idp: OidcIdp, tab: TestClient
+) -> None:
+    sso = connect(api, oidc_idp)
+    other = make_world(api)
+    started = tab.get(other.tenant_url(sso.start_path()), follow_redirects=False)
+    assert started.status_code == 404 and "Unknown sign-in method" in started.text

@@ -258,8 +258,9 @@ def test_a_replayed_response_is_refused(api: Api, saml_connect: Connect, tab: Te
     assert_refused(sso, sso.post(tab, replay), 400, "could not be completed", users)
 
 
-def test_a_replayed_unsolicited_response_is_refused_by_the_replay_cache(api: Api, saml_connect: Connect) -> None:
+def test_a_replayed_unsolicited_response_is_refused_by_the_replay_cache(any_api: Api, saml_connect: Connect) -> None:
     """IdP-initiated: no RelayState and no InResponseTo, so only the assertion-id cache stops it."""
+    api = any_api
     sso = saml_connect(api, protocol_extra={"allowIdpInitiatedSso": True})
     post = sso.idp_initiated(person())
     with browser_for(api) as tab:
@@ -293,6 +294,22 @@ def test_idp_initiated_login_is_refused_unless_allowed(api: Api, saml_connect: C
         assert signed_in(opened.post(tab, opened.idp_initiated(carol)))
     [user] = opened.sso_users()
     assert user["externalId"] == carol.name_id and user["email"] == carol.email
+
+
+def test_a_solicited_response_from_another_browser_is_refused_even_when_idp_initiated_is_allowed(
+    api: Api, saml_connect: Connect
+) -> None:
+    """With allowIdpInitiatedSso, a Response that answers someone else's AuthnRequest is not an
+    unsolicited one: it is refused without its pending request (login CSRF / session fixation)."""
+    sso = saml_connect(api, protocol_extra={"allowIdpInitiatedSso": True})
+    before = len(sso.users())
+    with browser_for(api) as attacker:
+        post = sso.at_idp(sso.to_idp(attacker, sso.start_path()), person())
+    with browser_for(api) as victim:
+        assert_refused(sso, sso.post(victim, post), 400, "could not be completed", before)
+    with browser_for(api) as victim:
+        stripped = SamlPost(post.acs_url, post.saml_response, "")
+        assert_refused(sso, sso.post(victim, stripped), 400, "could not be completed", before)
 
 
 def test_a_response_for_another_provider_is_refused(api: Api, saml_connect: Connect, tab: TestClient) -> None:
