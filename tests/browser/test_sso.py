@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import BROWSER_MARKS, Server, World, me, rand, screenshot
+from tests.browser.test_invitations import invite_new_user, link_with_prefix
 from tests.browser.test_login import open_tenant_login_through_app
 from tests.sso_support import SESSION_COOKIE, OidcIdp, SamlIdp, new_saml_idp
 
@@ -252,3 +253,30 @@ def test_idp_hint_goes_straight_to_the_idp(page: Page, world: World, oidc_idp: O
     at_oidc_provider(page, oidc_idp, account)
     landed(page, world, tenant)
     assert len(sso_users(server, tenant_doc["id"], provider)) == 1
+
+
+def test_an_invitation_is_accepted_through_the_idp(page: Page, world: World, oidc_idp: OidcIdp) -> None:
+    server, tenant = world.server, world.tenant_name()
+    tenant_doc = server.create_tenant(tenant, display="Invited Inc")
+    invited_role = create_role(server, tenant_doc["id"])
+    provider = connect_oidc(server, oidc_idp, tenant_doc["id"], display_name="Invited Okta")
+    email = f"{rand('invitee')}@invited.example"
+    doc = invite_new_user(server, tenant_doc["id"], email, roles=[invited_role["id"]])
+    account = rand("invitee-")
+    oidc_idp.set_user(account, email=email, email_verified=True, given_name="Ivy", groups=[])
+
+    (message,) = world.mailbox.wait_for(email)
+    page.goto(link_with_prefix(message, server.tenant_url(tenant, "/accept-invite?code=")))
+    expect(page.get_by_role("link", name="Accept with Invited Okta")).to_be_visible()
+    screenshot(page, "sso-accept-invite")
+    page.click(f"#sso-{provider['name']}")
+    at_oidc_provider(page, oidc_idp, account)
+    session = landed(page, world, tenant)
+    [user] = sso_users(server, tenant_doc["id"], provider)
+    assert user["id"] == session["userId"] and user["externalId"] == account and user["email"] == email
+    assert invited_role["id"] in mapped_role_ids(server, session)
+    invitation_id = doc["newUserInvitationRequest"]["id"]
+    listing = server.call(
+        "GET", f"/tenants/{tenant_doc['id']}/new-user-invitation-requests", 200, params={"count": 100}
+    )
+    assert [i["status"] for i in listing["items"] if i["id"] == invitation_id] == ["COMPLETED"]
