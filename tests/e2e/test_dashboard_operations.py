@@ -36,11 +36,21 @@ def _token_status(api: Api, client_id: str, secret: str) -> int:
 
 def test_clients_create_shows_the_secret_once_and_delete(api: Api, app_admin: Admin, tenant: dict[str, Any]) -> None:
     name = rand("dash-client")
-    made = app_admin.post("/dashboard/clients", {"name": name, "type": "MACHINE_TO_MACHINE", "tenant": tenant["id"]})
+    roles = api.call(
+        "GET", f"/tenants/{tenant['id']}/roles", params={"count": 100, "include_application_roles": "true"}
+    ).json()["items"]
+    tenant_admin = next(r for r in roles if r["sku"] == "tenant-admin")
+    assert tenant_admin["id"] in app_admin.get("/dashboard/clients").text
+    made = app_admin.post(
+        "/dashboard/clients",
+        [("name", name), ("type", "MACHINE_TO_MACHINE"), ("tenant", tenant["id"]), ("roles", tenant_admin["id"])],
+    )
     assert made.status_code == 200, made.text
     client_id = re.search(r'id="client-id">([^<]+)<', made.text).group(1)  # type: ignore[union-attr]
     secret = re.search(r'id="client-secret"[^>]*>([^<]+)<', made.text).group(1)  # type: ignore[union-attr]
     assert _token_status(api, client_id, secret) == 200
+    token = api.token_for(client_id, secret)
+    assert api.call("GET", f"/tenants/{tenant['id']}/users", token=token).status_code == 200  # its role works
     stored = _rows(api, t.clients, id=client_id)
     assert len(stored) == 1 and stored[0].tenant_id == tenant["id"] and secret not in str(tuple(stored[0]))
     listing = app_admin.get("/dashboard/clients", per=100)
@@ -66,6 +76,7 @@ def test_public_client_has_no_secret(app_admin: Admin) -> None:
         {"type": "BACKEND_SERVER", "redirectUris": "javascript:alert(1)"},
         {"type": "MACHINE_TO_MACHINE", "redirectUris": "https://app.example.com/cb"},
         {"type": "MACHINE_TO_MACHINE", "tenant": "no-such-tenant"},
+        {"type": "MACHINE_TO_MACHINE", "roles": "no-such-role"},
     ],
 )
 def test_client_bad_input_changes_nothing(api: Api, app_admin: Admin, body: dict[str, str]) -> None:

@@ -59,6 +59,13 @@ def list_tenant_roles(
         return uow.roles.list_for_tenant(tenant_id, include_application_roles, spec)
 
 
+def list_application_roles(ctx: CoreContext, actor: Principal, spec: ListSpec) -> Page[Role]:
+    """The application-owned roles (those any tenant's users and clients may hold)."""
+    require(actor, "role:read", tenant_id=None)
+    with ctx.uow(actor.application_id) as uow:
+        return uow.roles.list_for_application(spec)
+
+
 def create_tenant_role(ctx: CoreContext, actor: Principal, cmd: CreateTenantRole) -> Role:
     violations: dict[str, list[Violation]] = {}
     unknown = sorted(set(cmd.permissions) - PERMISSION_SET)

@@ -100,6 +100,9 @@ class SqlRoleRepository(Repository):
         where = or_(owned, R.c.tenant_id.is_(None)) if include_application_roles else owned
         return self._page(self._mine().where(where), spec)
 
+    def list_for_application(self, spec: ListSpec) -> Page[Role]:
+        return self._page(self._mine().where(R.c.tenant_id.is_(None)), spec)
+
     def roles_of_user(self, user_id: str, spec: ListSpec) -> Page[Role]:
         query = self._mine().join(UR, UR.c.role_id == R.c.id).where(UR.c.user_id == user_id)
         return self._page(query, spec)
