@@ -11,9 +11,18 @@ What is here:
   included), and an optional py-spy recording of it.
 * ``client_credentials_token``, ``run_load``: an M2M token, and a closed-loop HTTP load generator
   (asyncio + httpx, keep-alive, ``concurrency`` clients) that counts unexpected statuses as errors.
+* ``Connection`` (with ``HttpError``, ``Reply``): a lean keep-alive HTTP/1.1 client on asyncio
+  streams, a fraction of httpx's CPU per request; ``Tally``, ``closed_loop``, ``run_async``: the
+  closed-loop load generator the login, token and signup benchmarks share (one coroutine per
+  client, each sending its next request when its previous answer is in); ``balance``: spread
+  keep-alive connections evenly over a server's worker processes; ``wait_idle``.
+* ``Argon2Params``, ``PARAMS``, ``bare_argon2``: argon2id verifications or hashes per second in
+  one process per CPU, the hashing limit the login and signup figures are compared with.
+* ``process_tree``, ``PeakRss``: another server's processes and their peak RSS.
 * ``Column``, ``report``: print a rich table and write the same figures as JSON and Markdown under
   ``bench/results/`` (git-ignored).
-* ``summarize_collapsed``: the hottest frames of a py-spy ``--format raw`` recording.
+* ``summarize_collapsed``, ``profile_summary``, ``print_profile``: the hottest frames of a py-spy
+  ``--format raw`` recording.
 
 Benchmarks are scripts (``python bench/NAME.py``): the script's folder is on ``sys.path``, so they
 ``import common``.
@@ -22,6 +31,7 @@ Benchmarks are scripts (``python bench/NAME.py``): the script's folder is on ``s
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -37,7 +47,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +65,7 @@ RESULTS_DIR = ROOT / "bench" / "results"
 PG_SCRIPT = ROOT / "scripts" / "pg-test.sh"
 BENCH_PG_PORT = 54339
 BENCH_PG_DIR = "/tmp/tenantry-bench-pg"
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 # Piped output (CI, ``make bench | tee``) gets a width the result table fits in, not 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -633,6 +645,463 @@ async def _load(
     return LoadResult(total, total - failed, seconds, latencies, errors, samples, cpu)
 
 
+# --------------------------------------------------------------------------- a lean HTTP client
+
+
+class HttpError(Exception):
+    """An unexpected answer (or none); ``key`` is what the error counters group by."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        super().__init__(f"{key}: {detail}" if detail else key)
+        self.key = key
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def cookies(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, value in self.headers:
+            if key == "set-cookie":
+                pair = value.split(";", 1)[0]
+                name, _, content = pair.partition("=")
+                found[name.strip()] = content.strip()
+        return found
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def describe(self) -> str:
+        """The start of the body, for error samples (their key carries the status)."""
+        return self.body[:300].decode(errors="replace")
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection (asyncio streams), opened on first use. Requests are
+    written as given (the caller sets ``Host``); answers need a Content-Length or chunked body.
+    It costs a small fraction of httpx's CPU per request, which matters when the load generator
+    shares the machine's cores with the server it measures. No retries: a broken connection is
+    an error (a retried POST might redeem a code or a refresh token twice)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 60.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+    async def open(self) -> None:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+
+    @property
+    def local_port(self) -> int | None:
+        """This end's port while open: how the server's processes see the connection."""
+        if self._writer is None:
+            return None
+        sockname = self._writer.get_extra_info("sockname")
+        return int(sockname[1]) if sockname else None
+
+    async def request(self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> Reply:
+        lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        return await self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    async def send(self, raw: bytes) -> Reply:
+        """Send a complete request (head and body) and read its answer."""
+        await self.open()
+        assert self._reader is not None and self._writer is not None
+        try:
+            self._writer.write(raw)
+            async with asyncio.timeout(self.timeout):
+                reply, close = await self._read(self._reader)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as error:
+            self.close()
+            raise HttpError(type(error).__name__, str(error)) from error
+        if close:
+            self.close()
+        return reply
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> tuple[Reply, bool]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: list[tuple[str, str]] = []
+        length: int | None = None
+        chunked = close = False
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, _, value = line.partition(":")
+            name, value = name.strip().lower(), value.strip()
+            headers.append((name, value))
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                chunked = "chunked" in value.lower()
+            elif name == "connection":
+                close = value.lower() == "close"
+        if chunked:
+            parts = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+                if size == 0:
+                    while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                        pass
+                    break
+                parts.append(await reader.readexactly(size + 2))
+            body = b"".join(p[:-2] for p in parts)
+        elif length is not None:
+            body = await reader.readexactly(length)
+        elif status in (204, 304) or 100 <= status < 200:
+            body = b""
+        else:
+            body, close = await reader.read(), True
+        return Reply(status, headers, body), close
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def jwt_part(token: str, index: int) -> dict[str, Any]:
+    """A JWT's header (0) or payload (1), not verified."""
+    part = token.split(".")[index]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
+
+
+def verify_rs256(tokens: Sequence[str], jwks: dict[str, Any]) -> tuple[int, list[str]]:
+    """How many of ``tokens`` are RS256 JWTs whose signature the JWKS verifies; the problems."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    good, problems = 0, []
+    for token in tokens:
+        try:
+            header = jwt_part(token, 0)
+            if header.get("alg") != "RS256":
+                problems.append(f"alg {header.get('alg')!r}, not RS256")
+                continue
+            jwt.decode(token, keys, algorithms=["RS256"])
+            good += 1
+        except Exception as error:  # a bad token is a finding, not a crash
+            problems.append(f"{type(error).__name__}: {error}")
+    return good, problems
+
+
+# --------------------------------------------------------------------------- closed-loop load
+
+
+@dataclass
+class Tally:
+    """What a closed-loop run counted: successes with their latencies, errors by kind."""
+
+    ok: int = 0
+    latencies: list[float] = field(default_factory=list)
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def error(self, key: str, detail: str) -> None:
+        self.errors[key] += 1
+        if len(self.samples) < 5:
+            self.samples.append(f"{key}: {detail[:300]}")
+
+    def step(self, name: str, seconds: float) -> None:
+        self.steps.setdefault(name, []).append(seconds)
+
+    def keep_token(self, token: str, keep: int = 40) -> None:
+        """Keep the first ``keep`` tokens and then every 97th, for the signature check."""
+        if len(self.tokens) < keep or self.ok % 97 == 0:
+            self.tokens.append(token)
+
+    def percentile_ms(self, p: float, values: Sequence[float] | None = None) -> float:
+        data = sorted(self.latencies if values is None else values)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, max(0, round(p / 100 * len(data)) - 1))] * 1000
+
+
+Step = Callable[[Tally], Awaitable[bool]]
+
+
+async def closed_loop(steps: Sequence[Step], seconds: float) -> Tally:
+    """Run each of ``steps`` (one per concurrent client) again and again for ``seconds``: a step
+    returns False once its client cannot go on. The time includes the last steps' tail."""
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+
+    async def client(step: Step) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                ok = await step(tally)
+            except HttpError as error:
+                tally.error(error.key, error.detail)
+                continue
+            if ok:
+                tally.ok += 1
+                tally.latencies.append(time.perf_counter() - started)
+            else:
+                return
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(client(s) for s in steps))
+    tally.seconds = time.perf_counter() - t0
+    tally.client_cpu_seconds = time.process_time() - cpu0
+    return tally
+
+
+def run_async(coro: Awaitable[Any]) -> Any:
+    """Run on uvloop when it is installed (a cheaper load generator), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)  # type: ignore[arg-type]
+
+
+def wait_idle(
+    timeout: float, what: str, notes: list[str], *, busy_percent: float = 10.0, before: str = "the measurement"
+) -> float:
+    """Wait up to ``timeout`` seconds for the machine to be under ``busy_percent`` busy (over 2 s);
+    when it stays busy, say so (and in the results' notes): the figures will be disturbed. Returns
+    the last reading."""
+    deadline = time.monotonic() + timeout
+    busy = host_busy_percent(2.0)
+    while busy > busy_percent and time.monotonic() < deadline:
+        console.print(f"  machine {busy:.0f}% busy: waiting for it to be idle")
+        time.sleep(5.0)
+        busy = host_busy_percent(2.0)
+    if busy > busy_percent:
+        warning = f"{what}: the machine was {busy:.0f}% busy before {before}: figures are disturbed."
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+        notes.append(warning)
+    return busy
+
+
+def connection_owners(ports: set[int], processes: Iterable[psutil.Process]) -> dict[int, int]:
+    """Which process (pid) holds the server end of each of our connections (by our local port)."""
+    owners: dict[int, int] = {}
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.raddr and conn.raddr.port in ports and conn.status == psutil.CONN_ESTABLISHED:
+                    owners[conn.raddr.port] = proc.pid
+    return owners
+
+
+async def balance(
+    connections: Sequence[Connection], processes: Callable[[], list[psutil.Process]], workers: int, rounds: int = 30
+) -> dict[int, int]:
+    """Open ``connections`` spread evenly over the server's ``workers`` processes, as a load
+    balancer would: uvicorn's workers share one listening socket, and whichever is awake first
+    accepts a whole burst of connections, so a few long-lived keep-alive connections can all end
+    up on one worker. Connections on a worker above its share are reopened until the split is
+    even (or ``rounds`` run out). Returns connections per worker pid."""
+    if workers <= 1:
+        return {}
+    share = -(-len(connections) // workers)
+    per_worker: Counter[int] = Counter()
+    for _ in range(rounds):
+        for connection in connections:
+            await connection.open()
+        await asyncio.sleep(0.05)  # let the workers accept them
+        by_port = {c.local_port: c for c in connections if c.local_port is not None}
+        owners = connection_owners(set(by_port), processes())
+        per_worker = Counter(owners.values())
+        surplus: list[Connection] = []
+        seen: Counter[int] = Counter()
+        for port, connection in by_port.items():
+            pid = owners.get(port)
+            if pid is None:
+                continue
+            seen[pid] += 1
+            if seen[pid] > share:
+                surplus.append(connection)
+        if not surplus and len(per_worker) >= min(workers, len(connections)):
+            break
+        for connection in surplus:
+            connection.close()
+    return dict(per_worker)
+
+
+# --------------------------------------------------------------------------- bare argon2id
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    name: str
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (m={self.memory_kib} KiB, t={self.time_cost}, p={self.parallelism})"
+
+    @property
+    def short(self) -> str:
+        return f"m={self.memory_kib} t={self.time_cost} p={self.parallelism}"
+
+
+PARAMS = {
+    "keycloak": Argon2Params("keycloak", 7168, 5, 1),
+    "tenantry": Argon2Params("tenantry", 19456, 2, 1),  # TENANTRY_ARGON2_* defaults (settings.py)
+}
+
+
+def _hasher(params: tuple[int, int, int]) -> Any:
+    from argon2 import PasswordHasher
+
+    memory, time_cost, parallelism = params
+    return PasswordHasher(memory_cost=memory, time_cost=time_cost, parallelism=parallelism)
+
+
+def _argon2_for(
+    params: tuple[int, int, int], start_at: float, seconds: float, operation: str = "verify"
+) -> tuple[int, float, float]:
+    """In a worker process: verify one hash (``operation="verify"``) or hash a password
+    (``"hash"``) from ``start_at`` (time.time) until ``seconds`` later; returns (operations,
+    seconds taken including the last one, CPU seconds)."""
+    hasher = _hasher(params)
+    password = "correct horse battery staple"
+    encoded = hasher.hash(password)
+    hasher.verify(encoded, password)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu0, done, end = time.process_time(), 0, start_at + seconds
+    if operation == "hash":
+        while time.time() < end:
+            hasher.hash(password)
+            done += 1
+    else:
+        while time.time() < end:
+            hasher.verify(encoded, password)
+            done += 1
+    return done, time.time() - start_at, time.process_time() - cpu0
+
+
+def _ready() -> bool:
+    import argon2  # noqa: F401  (import in the worker before the timed part)
+
+    return True
+
+
+@dataclass(frozen=True)
+class BareRate:
+    processes: int
+    verifies: int  # operations: verifications, or hashes for bare_argon2(..., operation="hash")
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.verifies / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu_seconds / max(self.verifies, 1)
+
+
+def bare_argon2(params: Argon2Params, seconds: float, processes: int = CPUS, *, operation: str = "verify") -> BareRate:
+    """argon2id verifications (or hashes: ``operation="hash"``) per second in ``processes``
+    processes (one per CPU: the most this machine can do) at once."""
+    args = (params.memory_kib, params.time_cost, params.parallelism)
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        for ready in [pool.submit(_ready) for _ in range(processes)]:
+            ready.result()
+        start_at = time.time() + 0.5
+        futures = [pool.submit(_argon2_for, args, start_at, seconds, operation) for _ in range(processes)]
+        results = [f.result() for f in futures]
+    return BareRate(processes, sum(r[0] for r in results), max(r[1] for r in results), sum(r[2] for r in results))
+
+
+# --------------------------------------------------------------------------- other processes
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+class PeakRss:
+    """The largest summed RSS of a set of processes, sampled every ``interval`` seconds."""
+
+    def __init__(self, processes: Callable[[], Sequence[psutil.Process]], interval: float = 0.1) -> None:
+        self._processes = processes
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        self.peak_bytes = 0
+
+    def _sample(self) -> None:
+        total = 0
+        for proc in self._processes():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                total += proc.memory_info().rss
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> Self:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sample()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -741,3 +1210,25 @@ def summarize_collapsed(path: Path, top: int = 20, include: Callable[[str], bool
         "self": self_counts.most_common(top),
         "total": total_counts.most_common(top),
     }
+
+
+def profile_summary(recorded: Path, tenantry_top: int = 30) -> dict[str, Any]:
+    """What the benchmarks keep of a py-spy recording: the hottest frames (self) and the
+    hottest frames of Tenantry's own code (inclusive)."""
+    found = summarize_collapsed(recorded, top=400)
+    return {
+        "file": str(recorded),
+        "samples": found["samples"],
+        "self": found["self"][:25],
+        "tenantryTotal": [(f, n) for f, n in found["total"] if "tenantry/" in f][:tenantry_top],
+    }
+
+
+def print_profile(title: str, profile: dict[str, Any]) -> None:
+    samples = max(int(profile["samples"]), 1)
+    console.print(f"  py-spy, {title}: {samples} samples of threads holding the GIL")
+    for kind, heading in (("self", "top frames (self)"), ("tenantryTotal", "tenantry frames (inclusive)")):
+        console.print(f"  {heading}:")
+        for frame, count in profile[kind][:15]:
+            console.print(f"    {100 * count / samples:5.1f}%  {frame}")
+    console.print(f"  stacks: {profile['file']}")

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from common import (
+    CPUS,
     RESULTS_DIR,
     Column,
     CpuMeter,
@@ -45,12 +46,13 @@ from common import (
     client_credentials_token,
     console,
     free_port,
-    host_busy_percent,
+    print_profile,
+    profile_summary,
     report,
     run_init,
     run_load,
-    summarize_collapsed,
     tenantry_env,
+    wait_idle,
 )
 
 from tenantry.bootstrap import Services, bootstrap
@@ -279,13 +281,7 @@ def api_run(
             with server.py_spy(profile_to) as recorded, meter:
                 measured = load(users)
             if recorded is not None and recorded.exists():
-                found = summarize_collapsed(recorded, top=400)
-                summary = {
-                    "file": str(recorded),
-                    "samples": found["samples"],
-                    "self": found["self"][:25],
-                    "tenantryTotal": [(f, n) for f, n in found["total"] if "tenantry/" in f][:25],
-                }
+                summary = profile_summary(recorded, tenantry_top=25)
     return ApiRun(measured, warmup.error_count, rss.peak_mib, meter, summary)
 
 
@@ -321,28 +317,12 @@ def direct_runs(services: Services, target: Target, args: argparse.Namespace, da
     return Direct(single, threaded, usecase, max(meter1.other_cores, meter_c.other_cores, meter_u.other_cores))
 
 
-def wait_idle(timeout: float) -> float:
-    """Wait (up to ``timeout`` seconds) until the machine is under BUSY_PERCENT busy for 2 s; return
-    the last reading."""
-    deadline = time.monotonic() + timeout
-    busy = host_busy_percent(2.0)
-    while busy > BUSY_PERCENT and time.monotonic() < deadline:
-        console.print(f"  machine {busy:.0f}% busy: waiting for it to be idle")
-        time.sleep(5.0)
-        busy = host_busy_percent(2.0)
-    return busy
-
-
 def bench_database(
     db: str, database_url: str | None, args: argparse.Namespace, rows: list[dict[str, Any]], notes: list[str]
 ) -> int:
     """Measure one database; append one row per worker count; return the number of errors."""
     errors = 0
-    busy = wait_idle(args.wait_idle)
-    if busy > BUSY_PERCENT:
-        warning = f"{db}: the machine was {busy:.0f}% busy before the run: figures are disturbed."
-        console.print(f"[yellow]warning:[/yellow] {warning}")
-        notes.append(warning)
+    wait_idle(args.wait_idle, db, notes, busy_percent=BUSY_PERCENT, before="the run")
     with tempfile.TemporaryDirectory(prefix=f"tenantry-bench-{db}-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -384,7 +364,7 @@ def bench_database(
                     notes.append(warning)
                 rows.append(row)
                 if run.profile is not None:
-                    print_profile(db, workers, run.profile)
+                    print_profile(f"{db}, {workers} worker(s)", run.profile)
         finally:
             services.close()
     return errors
@@ -431,17 +411,6 @@ def api_row(db: str, workers: int, args: argparse.Namespace, direct: Direct, run
     return row
 
 
-def print_profile(db: str, workers: int, profile: dict[str, Any]) -> None:
-    samples = max(int(profile["samples"]), 1)
-    console.print(f"  py-spy, {db}, {workers} worker(s): {samples} samples of threads holding the GIL")
-    for kind, title in (("self", "top frames (self)"), ("tenantryTotal", "tenantry frames (inclusive)")):
-        console.print(f"  {title}:")
-        for frame, count in profile[kind][:15]:
-            console.print(f"    {100 * count / samples:5.1f}%  {frame}")
-    console.print(f"  stacks: {profile['file']}")
-
-
-CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 COLUMNS = [
     Column("db", "database"),
     Column("workers", "workers"),

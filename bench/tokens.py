@@ -56,7 +56,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,39 +67,41 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import psutil
 from common import (
+    CPUS,
     RESULTS_DIR,
     ROOT,
     Column,
-    CpuMeter,
-    Server,
-    console,
-    free_port,
-    report,
-    run_init,
-    summarize_collapsed,
-    tenantry_env,
-)
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from login import (
-    CPUS,
-    FORM,
-    NOISE_CORES,
-    RATE_LIMITS,
     Connection,
+    CpuMeter,
     HttpError,
-    LoginWorld,
+    PeakRss,
+    Server,
     Step,
     Tally,
     balance,
     basic_auth,
     closed_loop,
-    login,
-    make_world,
+    console,
+    free_port,
     print_profile,
+    process_tree,
+    profile_summary,
+    report,
     run_async,
+    run_init,
+    tenantry_env,
     verify_rs256,
     wait_idle,
+)
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from login import (
+    FORM,
+    NOISE_CORES,
+    RATE_LIMITS,
+    LoginWorld,
+    login,
+    make_world,
 )
 
 PEER_DIR = ROOT / "bench" / "peers" / "oidc_provider"
@@ -115,14 +116,6 @@ AIM = 1.0
 # --------------------------------------------------------------------------- processes
 
 
-def process_tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
 def pin(processes: Sequence[psutil.Process], cpus: set[int]) -> None:
     """Pin every thread of ``processes`` to ``cpus`` (what ``taskset -a -p`` does). Threads they
     start later inherit the mask from the thread that starts them."""
@@ -131,44 +124,6 @@ def pin(processes: Sequence[psutil.Process], cpus: set[int]) -> None:
             for thread in proc.threads():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.sched_setaffinity(thread.id, cpus)
-
-
-class PeakRss:
-    """The largest summed RSS of a set of processes, sampled every ``interval`` seconds."""
-
-    def __init__(self, processes: Callable[[], Sequence[psutil.Process]], interval: float = 0.1) -> None:
-        self._processes = processes
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
-        self.peak_bytes = 0
-
-    def _sample(self) -> None:
-        total = 0
-        for proc in self._processes():
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                total += proc.memory_info().rss
-        self.peak_bytes = max(self.peak_bytes, total)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._sample()
-
-    def __enter__(self) -> Self:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sample()
-
-    @property
-    def peak_mib(self) -> float:
-        return self.peak_bytes / 2**20
 
 
 # --------------------------------------------------------------------------- the peer
@@ -615,13 +570,7 @@ def profile_tenantry(
         drive(clients, seconds, server.workers)
     if recorded is None or not recorded.exists():
         return None
-    found = summarize_collapsed(recorded, top=400)
-    return {
-        "file": str(recorded),
-        "samples": found["samples"],
-        "self": found["self"][:25],
-        "tenantryTotal": [(f, n) for f, n in found["total"] if "tenantry/" in f][:30],
-    }
+    return profile_summary(recorded)
 
 
 # --------------------------------------------------------------------------- one worker count
