@@ -21,7 +21,7 @@ from tenantry.core.auth.emails import VERIFICATION, send_code
 from tenantry.core.auth.model import token_hash
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidState, NotFound, TenantryError
-from tenantry.core.identity_providers.model import IdentityProvider
+from tenantry.core.identity_providers.model import IdentityProvider, IdentityProviderStatus
 from tenantry.core.ids import new_id
 from tenantry.core.invitations.model import InvitationKind, InvitationStatus, InvitationType
 from tenantry.core.invitations.service import InvitationUnusable, open_invitation
@@ -53,38 +53,35 @@ def _browser_hash(browser_id: str) -> str:
     return hashlib.sha256(f"sso-browser:{browser_id}".encode()).hexdigest()
 
 
+def providers_for_login(ctx: CoreContext, tenant: Tenant) -> list[IdentityProvider]:
+    """The enabled external providers offered to the tenant's users: the tenant's own, and the
+    application's — except that with the tenant's override toggle ENABLED, an application
+    provider is replaced by the tenant's own of the same type (``resolve-overrides``)."""
+    with ctx.uow(tenant.application_id) as uow:
+        visible = [p for p in uow.identity_providers.visible_to_tenant(tenant.id) if p.is_external]
+        override = uow.identity_providers.override_toggle(tenant.id) is IdentityProviderStatus.ENABLED
+    own_types = {p.type for p in visible if p.tenant_id == tenant.id}
+    return [
+        p
+        for p in visible
+        if p.is_enabled and (p.tenant_id is not None or not (override and p.type in own_types))
+    ]
+
+
 def provider_for_sign_in(ctx: CoreContext, tenant: Tenant, provider_id: str) -> IdentityProvider:
     """An enabled external provider the tenant may sign in with, else ``identity_provider_not_found``."""
-    with ctx.uow(tenant.application_id) as uow:
-        provider = uow.identity_providers.get(provider_id)
-    usable = (
-        provider is not None
-        and provider.is_external
-        and provider.is_enabled
-        and provider.tenant_id in (None, tenant.id)
-    )
-    if not usable or provider is None:
-        raise NotFound("identity_provider", provider_id[:40])
-    return provider
-
-
-def providers_for_login(ctx: CoreContext, tenant: Tenant) -> list[IdentityProvider]:
-    """The enabled external providers offered on the tenant's login page."""
-    with ctx.uow(tenant.application_id) as uow:
-        providers = uow.identity_providers.visible_to_tenant(tenant.id)
-    return [p for p in providers if p.is_external and p.is_enabled]
+    for provider in providers_for_login(ctx, tenant):
+        if provider.id == provider_id:
+            return provider
+    raise NotFound("identity_provider", provider_id[:40])
 
 
 def provider_for_email(ctx: CoreContext, tenant: Tenant, email: str) -> IdentityProvider | None:
-    """Home-realm discovery: the tenant's enabled provider that owns the email's domain."""
+    """Home-realm discovery: the tenant's sign-in provider that owns the email's domain."""
     domain = email.rpartition("@")[2].strip().lower()
     if "@" not in email or not domain or len(domain) > 253:
         return None
-    with ctx.uow(tenant.application_id) as uow:
-        provider = uow.identity_providers.find_by_email_domain(domain)
-    if provider is None or not provider.is_enabled or provider.tenant_id not in (None, tenant.id):
-        return None
-    return provider
+    return next((p for p in providers_for_login(ctx, tenant) if domain in p.email_domains), None)
 
 
 def record_request(
