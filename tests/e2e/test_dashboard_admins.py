@@ -188,3 +188,17 @@ def test_tenant_administrators_cannot_manage_administrators(api: Api, tenant: di
     assert "Administrators" not in re.sub(r"<main.*", "", admin.get("/dashboard/users").text, flags=re.S)
     # Their own account page works: TOTP is for every administrator.
     assert admin.get("/dashboard/account").status_code == 200
+
+
+def test_two_step_sign_in_on_both_databases(any_api: Api) -> None:
+    admin, secret = _enrolled(any_api)
+    admin.post("/dashboard/logout", {})
+    assert admin.sign_in().headers["location"] == "/dashboard/login/code"
+    code = _code(any_api, secret, 1)
+    assert admin.post("/dashboard/login/code", {"code": code}).headers["location"] == "/dashboard/users"
+    admin.post("/dashboard/logout", {})
+    admin.sign_in()
+    assert admin.post("/dashboard/login/code", {"code": code}).status_code == 401
+    refused = admin.post("/dashboard/account/totp/disable", {"password": admin.password})  # not signed in
+    assert refused.headers["location"] == "/dashboard/login"
+    assert _rows(any_api, t.dashboard_admins, id=admin.record.id)[0].totp_secret is not None
