@@ -621,9 +621,9 @@ def tenantry_cli(server: Server, *args: str) -> str:
     return done.stdout
 
 
-def create_dashboard_admin(server: Server, tenant_id: str | None = None) -> DashboardAdmin:
+def create_dashboard_admin(server: Server, tenant_id: str | None = None, email: str | None = None) -> DashboardAdmin:
     """``tenantry admins create``: of the application, or of one tenant with ``tenant_id``."""
-    email, password = rand_email(), f"{PASSWORD} {secrets.token_hex(4)}"
+    email, password = email or rand_email(), f"{PASSWORD} {secrets.token_hex(4)}"
     args = ["admins", "create", "--email", email, "--password", password, "--domain", server.vanity]
     out = tenantry_cli(server, *args, *(["--tenant", tenant_id] if tenant_id else []))
     found = re.search(r"^admin: (\S+) \(" + re.escape(email), out, re.MULTILINE)
@@ -634,4 +634,4 @@ def create_dashboard_admin(server: Server, tenant_id: str | None = None) -> Dash
 @pytest.fixture(scope="package")
 def app_admin(world: World) -> DashboardAdmin:
     """An application administrator of ``world``'s dashboard (all tenants)."""
-    return create_dashboard_admin(world.server)
+    return create_dashboard_admin(world.server, email=f"admin.{secrets.token_hex(3)}@example.com")

@@ -241,12 +241,16 @@ def link_with_prefix(message: Any, prefix: str) -> str:
     return links[0]
 
 
-def invite_in_dashboard(dash: Dashboard, tenant_id: str, email: str | None, *, link: bool = False) -> None:
+def invite_in_dashboard(
+    dash: Dashboard, tenant_id: str, email: str | None, *, link: bool = False, roles: tuple[str, ...] = ()
+) -> None:
     dash.goto(f"/invitations/new?tenant={tenant_id}")
     page = dash.page
     page.get_by_label("Create a shareable link" if link else "Send an email").check()
     if email is not None:
         page.get_by_label(re.compile("^Email")).fill(email)
+    for role in roles:
+        page.get_by_role("group", name="Roles").get_by_label(role, exact=True).check()
     page.get_by_role("button", name="Invite", exact=True).click()
     expect(page.get_by_role("heading", name="Invitation created")).to_be_visible()
 
@@ -411,9 +415,10 @@ def test_cancel_one_invitation_and_resend_another(signed_in: Dashboard, world: W
     tenant_id = dash.create_tenant(tenant, "Resend Works")
     canceled, resent = person("alan.turing"), person("margaret.hamilton")
     prefix = server.tenant_url(tenant, "/accept-invite?code=")
-    for email in (canceled, resent):
-        invite_in_dashboard(dash, tenant_id, email)
-        expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {email}.")
+    invite_in_dashboard(dash, tenant_id, canceled)
+    expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {canceled}.")
+    invite_in_dashboard(dash, tenant_id, resent, roles=("Tenant Admin",))
+    expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {resent}.")
     canceled_link = link_with_prefix(world.mailbox.wait_for(canceled)[0], prefix)
     first_link = link_with_prefix(world.mailbox.wait_for(resent)[0], prefix)
 
@@ -426,25 +431,36 @@ def test_cancel_one_invitation_and_resend_another(signed_in: Dashboard, world: W
     dash.goto(f"/invitations?tenant={tenant_id}&status=CANCELED")
     expect(dash.row(canceled)).to_contain_text("CANCELED")
     expect(dash.row(resent)).to_have_count(0)
-
-    dash.goto(f"/invitations?tenant={tenant_id}")
-    dash.row(resent).get_by_role("link", name="Invite again").click()
-    expect(page.get_by_label(re.compile("^Email"))).to_have_value(resent)
-    page.get_by_role("button", name="Invite", exact=True).click()
-    expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {resent}.")
-    messages = world.mailbox.wait_for(resent, count=2)
-    (second_link,) = {link_with_prefix(m, prefix) for m in messages} - {first_link}
-
     page.goto(canceled_link)
     expect(page.get_by_role("heading", name=DEAD)).to_be_visible()
+
+    # Resend: a new email with a new link, the same roles; the first link is dead.
+    dash.goto(f"/invitations?tenant={tenant_id}")
+    dash.row(resent).get_by_role("button", name=re.compile("^Resend")).click()
+    dash.notice("Invitation email sent again.")
+    messages = world.mailbox.wait_for(resent, count=2)
+    (second_link,) = {link_with_prefix(m, prefix) for m in messages} - {first_link}
     page.goto(first_link)
     expect(page.get_by_role("heading", name=DEAD)).to_be_visible()
     expect(page.locator("input[name=password]")).to_have_count(0)
     accept_new_user_invitation(page, second_link)
     page.wait_for_url(f"{world.app.base_url}/me")
     assert dash.user_status_in_table(resent, tenant_id) == "ACTIVE"
+    dash.row(resent).get_by_role("link", name=resent).click()
+    expect(page.locator("form[action$='/roles']").get_by_label("Tenant Admin", exact=True)).to_be_checked()
     dash.goto(f"/users?tenant={tenant_id}&q={canceled}")
     expect(page.get_by_role("heading", name="0 users")).to_be_visible()
+
+    # The canceled one, invited again from its row: the form comes filled in, a new link works.
+    dash.goto(f"/invitations?tenant={tenant_id}&status=CANCELED")
+    dash.row(canceled).get_by_role("link", name="Invite again").click()
+    expect(page.get_by_label(re.compile("^Email"))).to_have_value(canceled)
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("main")).to_contain_text(f"An invitation email was sent to {canceled}.")
+    messages = world.mailbox.wait_for(canceled, count=2)
+    (again,) = {link_with_prefix(m, prefix) for m in messages} - {canceled_link}
+    page.goto(again)
+    expect(page.get_by_role("heading", name="Join Resend Works")).to_be_visible()
 
 
 def test_deactivate_then_reactivate_a_user(signed_in: Dashboard, world: World) -> None:
@@ -596,8 +612,9 @@ def test_tenant_admin_sees_only_their_tenant(dashboard: Dashboard, world: World)
     assert token
     status, _ = fetch(page, dash.url(f"/users/{their_user['id']}/status"), {"csrf_token": token, "status": "INACTIVE"})
     assert status == 404
-    status, _ = fetch(page, dash.url(f"/invitations/{their_invitation['id']}/cancel"), {"csrf_token": token})
-    assert status == 404
+    for action in ("cancel", "resend"):
+        status, _ = fetch(page, dash.url(f"/invitations/{their_invitation['id']}/{action}"), {"csrf_token": token})
+        assert status == 404, action
     tenant_form = {"csrf_token": token, "domainName": rand("sneaky"), "displayName": "Sneaky"}
     status, _ = fetch(page, dash.url("/tenants"), tenant_form)
     assert status == 404
