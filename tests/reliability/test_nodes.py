@@ -8,10 +8,9 @@ or ``invalid_invitation``), and each winner reads the same through both nodes.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -25,8 +24,6 @@ from sqlalchemy import text
 from tests.reliability.nodes import PASSWORD, Cluster, RoundRobin, create_tenant, error_code, fresh_postgres_database
 
 pytestmark = pytest.mark.postgres
-
-THREADS = 16
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +40,15 @@ Call = Callable[[], httpx.Response]
 
 
 def race(calls: list[tuple[str, Call]]) -> list[tuple[str, httpx.Response]]:
-    """Runs every call at once (a barrier releases them together); returns (key, response)."""
-    barrier = threading.Barrier(min(len(calls), THREADS))
+    """Runs every call at once, one thread each (a barrier releases them together); returns
+    (key, response) per call."""
+    barrier = threading.Barrier(len(calls))
 
     def run(item: tuple[str, Call]) -> tuple[str, httpx.Response]:
-        with contextlib.suppress(threading.BrokenBarrierError):  # the calls after the first THREADS
-            barrier.wait(timeout=10)
+        barrier.wait(timeout=30)
         return item[0], item[1]()
 
-    with ThreadPoolExecutor(THREADS) as pool:
+    with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
 
 
@@ -201,6 +198,53 @@ def one_invitation_accepted_on_both_nodes_at_once(cluster: Cluster, balancer: Ro
     assert_same_through_both_nodes(cluster, tenant["id"], {next(iter(ids)) for ids in winners.values()})
 
 
+def colliding_invitations(cluster: Cluster, balancer: RoundRobin) -> None:
+    """Resending an invitation cancels the pending one; four resends of it at once (two through
+    each node) leave exactly one pending invitation, and an email for each resend that said 200."""
+    tenant = create_tenant(balancer)
+    emails = [f"ri{secrets.token_hex(4)}@example.com" for _ in range(6)]
+    path = "/api/v1/new-user-invitation/invite-user"
+    for email in emails:
+        first = balancer.post(path, json={"tenantId": tenant["id"], "email": email})
+        assert first.status_code == 200, first.text
+    calls: list[tuple[str, Call]] = [
+        (email, partial(balancer.post, path, json={"tenantId": tenant["id"], "email": typed.strip()}))
+        for email in emails
+        for typed in variants(email)
+    ]
+    results = race(calls)
+    assert_no_server_error(results, cluster)
+    sent: dict[str, int] = dict.fromkeys(emails, 1)
+    for email, response in results:
+        if response.status_code == 200:
+            sent[email] += 1
+        else:
+            assert response.status_code == 400, response.text
+            assert error_code(response) == "not_unique", response.text
+    engine = cluster.engine()
+    try:
+        with engine.connect() as conn:
+            pending: dict[str, int] = dict(
+                conn.execute(
+                    text(
+                        "SELECT email_key, count(*) FROM invitations WHERE tenant_id = :t "
+                        "AND status = 'PENDING_INVITE_ACCEPTANCE' GROUP BY email_key"
+                    ),
+                    {"t": tenant["id"]},
+                ).all()
+            )
+            mailed = Counter(
+                recipient.lower()  # as typed: the variants differ in case
+                for recipient in conn.execute(
+                    text("SELECT recipient FROM outbox WHERE tenant_id = :t"), {"t": tenant["id"]}
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+    assert pending == dict.fromkeys(emails, 1)
+    assert dict(mailed) == sent
+
+
 def both_nodes_verify_each_others_tokens(cluster: Cluster) -> None:
     """The signing keys live in the database: a token from one node is good on the other."""
     for index in range(len(cluster.nodes)):
@@ -230,5 +274,6 @@ def test_two_nodes_one_database_under_colliding_registrations(cluster: Cluster) 
         colliding_create_user_calls(cluster, balancer)
         colliding_signups_and_create_user_calls(cluster, balancer)
         one_invitation_accepted_on_both_nodes_at_once(cluster, balancer)
+        colliding_invitations(cluster, balancer)
     finally:
         balancer.close()
