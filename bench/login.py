@@ -26,9 +26,15 @@ aim is ≥ 0.9: the server adds at most a tenth to the hash).
 Run at Keycloak's defaults (argon2id m=7168 KiB, t=5, p=1) and Tenantry's (m=19456 KiB, t=2,
 p=1), with ``tenantry serve --workers N`` for each N of ``--workers``.
 
+The peer, in the same run: a FastAPI + fastapi-users app (``bench/peers/fastapi_users``, in its own
+virtualenv made by its ``setup.sh``) at the same argon2id parameters and worker count, on SQLite:
+its ``POST /auth/jwt/login`` (form → JWT) by the same load generator right after Tenantry's run,
+one user per client. The row gets its logins/s, its ratio to the bare verifies, Tenantry ÷
+fastapi-users and its peak RSS. ``--no-peer`` leaves it out.
+
     .venv/bin/python bench/login.py [--seconds 12] [--clients 8] [--workers 1,2]
                                     [--params keycloak,tenantry] [--sequential 100] [--wait-idle 600]
-                                    [--profile]
+                                    [--profile] [--no-peer]
 
 After each loaded run, ``--sequential N`` logins go through the server one request at a time, step
 by step (N authorize requests, then N login pages, ...), for the server's CPU per step without any
@@ -52,11 +58,13 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import fastapi_users_peer
 import httpx
 from common import (
     CPUS,
@@ -68,6 +76,7 @@ from common import (
     Connection,
     CpuMeter,
     HttpError,
+    PeakRss,
     Server,
     Step,
     Tally,
@@ -339,6 +348,99 @@ def run_logins(world: LoginWorld, seconds: float, server: Server | None = None) 
     return tally
 
 
+# --------------------------------------------------------------------------- the fastapi-users peer
+
+
+@dataclass
+class PeerRun:
+    """fastapi-users' ``POST /auth/jwt/login`` under the same load."""
+
+    tally: Tally
+    meter: CpuMeter
+    peak_mib: float
+    warm_errors: int
+    log_tail: str
+
+
+def run_peer_logins(peer: fastapi_users_peer.PeerServer, accounts: Sequence[tuple[str, str]], seconds: float) -> Tally:
+    """One client per account, each logging in again and again (a form POST answered with a JWT),
+    its connections first spread evenly over the peer's workers."""
+    host = f"127.0.0.1:{peer.port}"
+
+    def make(email: str, password: str, connection: Connection) -> Step:
+        raw = fastapi_users_peer.login_request(host, email, password)
+
+        async def step(tally: Tally) -> bool:
+            fastapi_users_peer.check_login(await connection.send(raw))
+            return True
+
+        return step
+
+    async def go() -> Tally:
+        connections = [Connection("127.0.0.1", peer.port) for _ in accounts]
+        try:
+            await balance(connections, peer.processes, peer.workers)
+            return await closed_loop([make(e, p, c) for (e, p), c in zip(accounts, connections, strict=True)], seconds)
+        finally:
+            for connection in connections:
+                connection.close()
+
+    tally: Tally = run_async(go())
+    return tally
+
+
+def measure_peer(params: Argon2Params, workers: int, clients: int, seconds: float, data_dir: Path) -> PeerRun:
+    """The peer at the same argon2id parameters and worker count, on SQLite like Tenantry here."""
+    with fastapi_users_peer.PeerServer(
+        params=params,
+        database_url=fastapi_users_peer.async_url(None, data_dir / f"fastapi-users-w{workers}"),
+        workers=workers,
+        log_path=data_dir / f"fastapi-users-w{workers}.log",
+    ) as peer:
+        accounts = peer.register_users(clients)
+        warm = run_peer_logins(peer, accounts, 1.0)
+        meter = CpuMeter(server=peer.processes)
+        with PeakRss(peer.processes) as rss, meter:
+            tally = run_peer_logins(peer, accounts, seconds)
+        log_tail = peer.log_tail() if tally.error_count or warm.error_count else ""
+    tally.samples.extend(warm.samples)
+    return PeerRun(tally, meter, rss.peak_mib, warm.error_count, log_tail)
+
+
+def peer_fields(row: dict[str, Any], run: PeerRun, bare: BareRate, workers: int) -> None:
+    """Add the peer's figures to a row and print them."""
+    tally, ok = run.tally, max(run.tally.ok, 1)
+    server_ms = run.meter.group_seconds.get("server", 0.0) * 1000 / ok
+    row.update(
+        {
+            "peerLoginsPerSecond": tally.rate,
+            "peerRatio": tally.rate / bare.rate if bare.rate else 0.0,
+            "vsPeer": row["loginsPerSecond"] / tally.rate if tally.rate else None,
+            "peerErrors": tally.error_count + run.warm_errors,
+            "peerErrorsByKind": dict(tally.errors),
+            "peerP50": tally.percentile_ms(50),
+            "peerP99": tally.percentile_ms(99),
+            "peerServerCpuMs": server_ms,
+            "peerHashShare": bare.cpu_ms / server_ms if server_ms > 0 else 0.0,
+            "peerRssMiB": run.peak_mib,
+            "peerOtherCpuPercent": 100 * run.meter.other_cores / CPUS,
+            "peerWorkerCpuSplit": "/".join(f"{100 * s:.0f}" for s in run.meter.shares("server", workers)),
+        }
+    )
+    vs = f"{row['vsPeer']:.2f}" if row["vsPeer"] is not None else "-"
+    console.print(
+        f"  fastapi-users POST /auth/jwt/login, {workers} worker(s): {tally.rate:,.1f} logins/s"
+        f" = {row['peerRatio']:.2f} of bare (p50 {row['peerP50']:.0f} ms, p99 {row['peerP99']:.0f} ms);"
+        f" {row['peerErrors']} error(s); server CPU ms/login {server_ms:.1f}; peak RSS {run.peak_mib:.0f} MiB"
+        + (f" (worker CPU split % {row['peerWorkerCpuSplit']})" if workers > 1 else "")
+        + f"; Tenantry ÷ fastapi-users = {vs}"
+    )
+    for sample in tally.samples:
+        console.print(f"    [red]fastapi-users error[/red] {sample}")
+    if run.log_tail:
+        console.print(f"    fastapi-users log tail:\n{run.log_tail}")
+
+
 # --------------------------------------------------------------------------- one parameter set
 
 
@@ -363,6 +465,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also measure the server's CPU per step with N logins one at a time (default 100; 0: skip)",
     )
     parser.add_argument("--profile", action="store_true", help="one more run per parameter set under py-spy")
+    parser.add_argument(
+        "--no-peer", dest="peer", action="store_false", help="skip the fastapi-users peer (bench/peers/fastapi_users)"
+    )
     args = parser.parse_args(argv)
     args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
     args.params = [p.strip() for p in str(args.params).split(",") if p.strip()]
@@ -432,6 +537,17 @@ def bench_params(params: Argon2Params, args: argparse.Namespace, rows: list[dict
                 if args.profile and workers == args.workers[0]:
                     profile = profile_run(server, world, args.seconds, f"{params.name}-w{workers}")
             row = make_row(params, workers, args.clients, bare, tally, meter, peak_mib, warm, good, problems)
+            if args.peer:
+                peer = measure_peer(params, workers, args.clients, args.seconds, data_dir)
+                peer_fields(row, peer, bare, workers)
+                failures += row["peerErrors"]
+                if peer.meter.other_cores > NOISE_CORES:
+                    warning = (
+                        f"{params.name}, {workers} worker(s), fastapi-users: processes outside the benchmark used "
+                        f"{peer.meter.other_cores:.2f} CPU during the measurement: figures are disturbed."
+                    )
+                    console.print(f"[yellow]warning:[/yellow] {warning}")
+                    notes.append(warning)
             if steps:
                 row["sequentialCpuMs"] = steps
                 row["sequentialTotalMs"] = sum(steps.values())
@@ -536,6 +652,13 @@ COLUMNS = [
     Column("hostCpuPercent", "host CPU %", "{:.0f}"),
     Column("otherCpuPercent", "other CPU %", "{:.0f}"),
     Column("rssMiB", "server peak RSS MiB", "{:.0f}"),
+    Column("peerLoginsPerSecond", "fastapi-users logins/s", "{:,.1f}"),
+    Column("peerRatio", "fastapi-users ÷ verifies", "{:.2f}"),
+    Column("vsPeer", "Tenantry ÷ fastapi-users", "{:.2f}"),
+    Column("peerErrors", "fastapi-users errors"),
+    Column("peerP50", "fastapi-users p50 ms", "{:.0f}"),
+    Column("peerServerCpuMs", "fastapi-users CPU ms/login", "{:.1f}"),
+    Column("peerRssMiB", "fastapi-users peak RSS MiB", "{:.0f}"),
 ]
 
 
@@ -544,6 +667,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
+    meta: dict[str, Any] = {"seconds": args.seconds, "clients": args.clients, "workers": args.workers}
+    meta["rateLimits"] = RATE_LIMITS
+    if args.peer:
+        meta["fastapiUsers"] = fastapi_users_peer.ensure_installed()
     failures = sum(bench_params(PARAMS[name], args, rows, warnings) for name in args.params)
     notes = [
         "W = tenantry serve --workers; verifies/s = bare argon2id verifications per second in one process per CPU;"
@@ -559,16 +686,21 @@ def main(argv: list[str] | None = None) -> int:
         " than the rates; 1 at a time: the same with one request in the server at a time (--sequential), without"
         " contention; client CPU: this load generator. host CPU %: the whole machine; other CPU %: processes"
         " outside the benchmark (noise).",
+        *(
+            [
+                f"fastapi-users {meta['fastapiUsers']} (bench/peers/fastapi_users, its own virtualenv): POST"
+                " /auth/jwt/login (form username/password → JWT bearer token, HS256) by the same load generator, one"
+                " user per client, on the same number of uvicorn workers and SQLite (aiosqlite), its hasher pwdlib's"
+                " Argon2Hasher at the row's parameters; measured right after Tenantry, with Tenantry stopped."
+                " Tenantry ÷ fastapi-users compares complete logins (4 requests, 3 RS256 signatures) with one form"
+                " POST. fastapi-users CPU ms/login: its process tree per login.",
+            ]
+            if args.peer
+            else []
+        ),
         *warnings,
     ]
-    report(
-        "login",
-        "Complete password logins vs bare argon2id verifications",
-        COLUMNS,
-        rows,
-        meta={"seconds": args.seconds, "clients": args.clients, "workers": args.workers, "rateLimits": RATE_LIMITS},
-        notes=notes,
-    )
+    report("login", "Complete password logins vs bare argon2id verifications", COLUMNS, rows, meta=meta, notes=notes)
     console.print(f"  total time {time.monotonic() - started:.0f} s")
     if failures:
         console.print(f"[red]{failures} failed login(s) or token check(s)[/red]")
