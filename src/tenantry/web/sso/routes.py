@@ -23,6 +23,7 @@ from tenantry.core.errors import InvalidState, NotFound, TenantryError
 from tenantry.core.identity_providers.model import IdentityProvider, ProtocolType
 from tenantry.core.identity_providers.settings import provider_oidc_settings, provider_saml_settings
 from tenantry.core.identity_providers.urls import sso_urls
+from tenantry.core.invitations.service import InvitationUnusable
 from tenantry.core.sso.mapping import UnusableIdentity, identity_from
 from tenantry.core.sso.model import ExternalIdentity, SsoRequest
 from tenantry.core.sso.service import (
@@ -260,6 +261,8 @@ async def _finish(
             "Ask your administrator to invite you.",
             403,
         )
+    except InvitationUnusable as error:
+        return _refusal(request, "This invitation cannot be used", error.message, 403)
     except InvalidState as error:
         return _refusal(request, "Your account cannot sign in", error.message, 403)
     except SsoRefused as error:
