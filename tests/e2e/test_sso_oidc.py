@@ -466,3 +466,20 @@ def test_a_provider_of_another_tenant_cannot_be_used_on_this_tenant_host(
     other = make_world(api)
     started = tab.get(other.tenant_url(sso.start_path()), follow_redirects=False)
     assert started.status_code == 404 and "Unknown sign-in method" in started.text
+
+
+def test_an_invitation_accepted_through_the_idp_cannot_be_used_again(api: Api, oidc_idp: OidcIdp) -> None:
+    world = make_world(api)
+    sso = connect(api, oidc_idp, world)
+    email = f"{rand('once')}@acme.example"
+    _, code = _invitation_code(api, world.tenant["id"], email, [])
+    with browser_for(api) as tab:
+        assert signed_in(sso.sign_in(tab, sso.start_path(invitation=code), new_account(oidc_idp, email=email)))
+    # Someone else at the IdP (JIT off, so only the invitation could let them in) tries the same link.
+    closed = connect(api, oidc_idp, world, jit=False)
+    before = len(sso.users())
+    with browser_for(api) as tab:
+        refused = closed.sign_in(tab, closed.start_path(invitation=code), new_account(oidc_idp, email=email))
+        assert_refused(sso, refused, 403, "This invitation cannot be used", before)
+        assert "already been accepted" in refused.text
+        assert SESSION_COOKIE not in tab.cookies
