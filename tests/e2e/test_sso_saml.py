@@ -339,17 +339,19 @@ def test_sp_metadata_is_served(api: Api, saml_connect: Connect, tab: TestClient)
     assert tab.get(sso.url("/sso/nosuchprovider/metadata")).status_code == 404
 
 
-def test_an_invitation_is_accepted_through_the_saml_idp(api: Api, saml_connect: Connect, tab: TestClient) -> None:
+def test_an_invitation_is_accepted_through_the_saml_idp(any_api: Api, saml_connect: Connect) -> None:
     from tests.e2e.test_invitations import code_of, invited
     from tests.e2e.test_signup import last_email, link_in
 
+    api = any_api
     world = make_world(api)
     invited_role = create_role(api, world.tenant["id"], [])
     sso = saml_connect(api, world)
     email = f"{rand('hire')}@acme.example"
     doc = invited(api, world.tenant["id"], email, rolesToAssign=[invited_role["id"]])
     code = code_of(link_in(last_email(api, email)))
-    assert signed_in(sso.sign_in(tab, sso.start_path(invitation=code), person(email=email)))
+    with browser_for(api) as tab:
+        assert signed_in(sso.sign_in(tab, sso.start_path(invitation=code), person(email=email)))
     [user] = sso.sso_users()
     assert user["email"] == email and invited_role["sku"] in role_skus(api, user["id"])
     found = api.call("GET", f"/tenants/{world.tenant['id']}/new-user-invitation-requests", params={"count": 100})
