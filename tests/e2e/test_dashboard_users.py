@@ -159,3 +159,31 @@ def test_users_table_as_an_htmx_fragment(any_api: Api) -> None:
     admin.client.cookies.delete("tenantry_admin")
     signed_out = admin.client.get("/dashboard/users", headers={"HX-Request": "true"})
     assert signed_out.headers.get("HX-Redirect") == "/dashboard/login"
+
+
+def test_add_user_and_profile_follow_the_tenants_user_schema(api: Api, app_admin: Admin) -> None:
+    tenant = api.create_tenant()
+    put = api.call("PUT", f"/tenants/{tenant['id']}/user-schemas", json={"requiredFields": ["phoneNumber"]})
+    assert put.status_code == 200, put.text
+    form = app_admin.get("/dashboard/users/new", tenant=tenant["id"])
+    assert re.search(r'id="phoneNumber" name="phoneNumber" type="text" value=""\s*required', form.text)
+    email = rand_email()
+    missing = app_admin.post("/dashboard/users/new", {"tenant": tenant["id"], "email": email, "givenName": "Ann"})
+    assert missing.status_code == 400 and "phoneNumber: required" in missing.text and 'value="Ann"' in missing.text
+    query = {"query": f'email eq "{email}"'}
+    assert api.call("GET", f"/tenants/{tenant['id']}/users", params=query).json()["totalResults"] == 0
+    fields = {"tenant": tenant["id"], "email": email, "phoneNumber": "+14155550100", "username": rand("user")}
+    made = app_admin.post("/dashboard/users/new", fields)
+    assert made.status_code == 303, made.text
+    user_id = made.headers["location"].split("/")[3].split("?")[0]
+    doc = api.call("GET", f"/users/{user_id}").json()
+    assert (doc["phoneNumber"], doc["username"]) == ("+14155550100", fields["username"])
+    path = f"/dashboard/users/{user_id}"
+    cleared = app_admin.post(f"{path}/profile", {"username": fields["username"], "phoneNumber": ""})
+    assert cleared.status_code == 400 and api.call("GET", f"/users/{user_id}").json()["phoneNumber"] == "+14155550100"
+    edited = app_admin.post(f"{path}/profile", {"phoneNumber": "+14155550199", "fullName": "Ann Example"})
+    assert edited.status_code == 303
+    doc = api.call("GET", f"/users/{user_id}").json()
+    assert (doc["phoneNumber"], doc["fullName"], doc.get("username")) == ("+14155550199", "Ann Example", None)
+    bad = app_admin.post(f"{path}/profile", {"phoneNumber": "not a phone"})
+    assert bad.status_code == 400 and api.call("GET", f"/users/{user_id}").json()["phoneNumber"] == "+14155550199"

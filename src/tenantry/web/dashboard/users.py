@@ -14,13 +14,15 @@ from tenantry.core.audit.model import AuditEvent
 from tenantry.core.audit.service import list_events
 from tenantry.core.auth.revocation import revoke_user_sessions
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import InvalidRequest, TenantryError
+from tenantry.core.errors import ConstraintViolations, InvalidRequest, TenantryError, Violation
 from tenantry.core.identity_providers.model import BUILT_IN_NAME
 from tenantry.core.invitations.model import Invitation, InvitationKind
 from tenantry.core.invitations.service import (
     invite_existing_user,
     list_invitations,
 )
+from tenantry.core.policies.model import PolicyKind
+from tenantry.core.policies.service import read_policy
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.roles.model import Role
 from tenantry.core.roles.service import assign_roles, user_roles
@@ -50,6 +52,7 @@ from tenantry.web.dashboard.common import (
 )
 from tenantry.web.dashboard.rendering import (
     DashboardError,
+    Form,
     FormDep,
     Signed,
     SignedDep,
@@ -139,11 +142,38 @@ def users(request: Request, signed: SignedDep, core: CoreDep) -> Response:
     )
 
 
+PROFILE_LABELS = {
+    "givenName": "Given name",
+    "familyName": "Family name",
+    "fullName": "Full name",
+    "username": "Username",
+    "phoneNumber": "Phone number (E.164, e.g. +14155550100)",
+    "birthdate": "Birth date (YYYY-MM-DD)",
+}
+
+
+def required_fields(core: CoreContext, signed: Signed, tenant_id: str) -> list[str]:
+    """The profile fields the tenant's user schema requires."""
+    schema = call(read_policy, core, signed.principal, PolicyKind.USER_SCHEMA, tenant_id)
+    return [name for name in schema.get("requiredFields", []) if name in PROFILE_LABELS]
+
+
+def profile_from(form: Form, required: list[str]) -> dict[str, str | None]:
+    """The profile fields of a posted form (blank is unset); a required one left blank is refused."""
+    profile = {name: form.get(name).strip() or None for name in PROFILE_LABELS}
+    if missing := [name for name in required if profile[name] is None]:
+        raise ConstraintViolations(
+            {name: [Violation("required")] for name in missing}, "The tenant's user schema requires these fields"
+        )
+    return profile
+
+
 def add_user_context(core: CoreContext, signed: Signed, tenant_id: str) -> dict[str, Any]:
     tenants = tenants_in_reach(core, signed)
     roles = grantable_roles(core, signed, tenant_id) if tenant_id else []
     tenant = next((t for t in tenants if t.id == tenant_id), None)
-    return {"tenants": tenants, "tenant": tenant, "roles": roles}
+    required = required_fields(core, signed, tenant.id) if tenant else []
+    return {"tenants": tenants, "tenant": tenant, "roles": roles, "fields": PROFILE_LABELS, "required": required}
 
 
 @router.get("/users/new", response_model=None)
@@ -162,8 +192,8 @@ def add_user(request: Request, signed: SignedDep, core: CoreDep, form: FormDep) 
     if context["tenant"] is None:
         raise not_found()
     chosen = form.getlist("roles")
-    profile = {k: form.get(k).strip() or None for k in ("givenName", "familyName")}
     try:
+        profile = profile_from(form, context["required"])
         if set(chosen) - {r.id for r in context["roles"]}:
             raise InvalidRequest("Choose roles from the list")
         user = create_user(
@@ -177,7 +207,7 @@ def add_user(request: Request, signed: SignedDep, core: CoreDep, form: FormDep) 
             ),
         )
     except TenantryError as error:
-        values = {"email": form.get("email"), **{k: form.get(k) for k in profile}, "invite": form.get("invite")}
+        values = {"email": form.get("email"), **{k: form.get(k) for k in PROFILE_LABELS}, "invite": form.get("invite")}
         return render(
             request,
             "add_user.html",
@@ -237,6 +267,8 @@ def _user_page(request: Request, core: CoreContext, signed: Signed, user: User, 
         "tenant": tenant,
         "assigned": {r.id for r in assigned.items},
         "roles": grantable_roles(core, signed, user.tenant_id),
+        "fields": PROFILE_LABELS,
+        "required": required_fields(core, signed, user.tenant_id),
         "notice": notice(request),
         "pending": user.status in (UserStatus.PENDING_INVITE_ACTIVATION, UserStatus.PENDING_SIGNUP_ACTIVATION),
         **extra,
@@ -266,7 +298,7 @@ def user_action(
     try:
         match action:
             case "profile":
-                changes = {k: form.get(k).strip() or None for k in ("givenName", "familyName")}
+                changes = profile_from(form, required_fields(core, signed, user.tenant_id))
                 call(update_user, core, actor, user_id, changes)
             case "status":
                 wanted = form.get("status")
