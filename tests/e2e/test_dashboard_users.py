@@ -154,6 +154,14 @@ def test_users_table_as_an_htmx_fragment(any_api: Api) -> None:
         "/dashboard/users", params=params, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
     )
     assert "<html" in restore.text
+    built_in = admin.client.get("/dashboard/users", params={**params, "per": "10", "idp": "WRISTBAND"})
+    assert re.findall(rf">({prefix}[^<]*)</a>", built_in.text) == emails
+    assert (
+        re.findall(
+            rf">({prefix}[^<]*)</a>", admin.client.get("/dashboard/users", params={**params, "idp": "OIDC"}).text
+        )
+        == []
+    )
     bad = admin.client.get("/dashboard/users", params={**params, "sort": "x"}, headers={"HX-Request": "true"})
     assert bad.status_code == 200  # an unknown sort falls back to email
     admin.client.cookies.delete("tenantry_admin")

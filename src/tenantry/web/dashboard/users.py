@@ -15,7 +15,7 @@ from tenantry.core.audit.service import list_events
 from tenantry.core.auth.revocation import revoke_user_sessions
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidRequest, TenantryError, Violation
-from tenantry.core.identity_providers.model import BUILT_IN_NAME
+from tenantry.core.identity_providers.model import BUILT_IN_NAME, IdentityProviderType
 from tenantry.core.invitations.model import Invitation, InvitationKind
 from tenantry.core.invitations.service import (
     invite_existing_user,
@@ -78,14 +78,16 @@ EXACT_TOTAL_UP_TO = 10_000
 router = dashboard_router()
 
 
-def user_query(search: str, status: str) -> str | None:
-    """The dashboard's search box and status filter as an API ``query`` expression."""
+def user_query(search: str, status: str, provider_type: str = "") -> str | None:
+    """The dashboard's search box, status and identity-provider filters as an API ``query`` expression."""
     parts: list[str] = []
     if search:
         q = quote(search)
         parts.append(f"(email sw {q} or username sw {q} or givenName sw {q} or familyName sw {q})")
     if status in UserStatus.__members__:
         parts.append(f"status eq {quote(status)}")
+    if provider_type in IdentityProviderType.__members__:
+        parts.append(f"identityProviderType eq {quote(provider_type)}")
     return " and ".join(parts) or None
 
 
@@ -94,6 +96,7 @@ def users(request: Request, signed: SignedDep, core: CoreDep) -> Response:
     params = request.query_params
     search = params.get("q", "").strip()[:100]
     status = params.get("status", "")
+    provider_type = params.get("idp", "")
     sort = params.get("sort", "email")
     sort = sort if sort in USER_SORTS else "email"
     direction = "desc" if params.get("dir") == "desc" else "asc"
@@ -111,6 +114,8 @@ def users(request: Request, signed: SignedDep, core: CoreDep) -> Response:
         "tenants": tenants,
         "tenant_names": {t.id: t.display_name for t in tenants},
         "statuses": list(UserStatus),
+        "idp": provider_type,
+        "idp_types": list(IdentityProviderType),
         "sorts": USER_SORTS,
         "notice": notice(request),
         "htmx_target": "#results-panel",
@@ -118,7 +123,7 @@ def users(request: Request, signed: SignedDep, core: CoreDep) -> Response:
     }
     template = "_users_results.html" if context["partial"] else "users.html"
     try:
-        text = user_query(search, status)
+        text = user_query(search, status, provider_type)
         spec = ListSpec(
             filter=parse_query(text, USER_LISTING.attributes) if text else None,
             sort=parse_sort(f"{sort}:{direction}", USER_LISTING.attributes),
