@@ -21,11 +21,16 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
 from lxml import etree
 
 from tests.e2e._helpers import create_role
 from tests.e2e.oidc_helpers import World, authorize_params, browser_for, callback_query, exchange, make_world, pkce
+from tests.e2e.test_invitations import code_of, invited
+from tests.e2e.test_signup import last_email, link_in
 from tests.sso_support import (
     SESSION_COOKIE,
     SamlIdp,
@@ -340,9 +345,6 @@ def test_sp_metadata_is_served(api: Api, saml_connect: Connect, tab: TestClient)
 
 
 def test_an_invitation_is_accepted_through_the_saml_idp(any_api: Api, saml_connect: Connect) -> None:
-    from tests.e2e.test_invitations import code_of, invited
-    from tests.e2e.test_signup import last_email, link_in
-
     api = any_api
     world = make_world(api)
     invited_role = create_role(api, world.tenant["id"], [])
@@ -357,3 +359,26 @@ def test_an_invitation_is_accepted_through_the_saml_idp(any_api: Api, saml_conne
     found = api.call("GET", f"/tenants/{world.tenant['id']}/new-user-invitation-requests", params={"count": 100})
     [invitation] = [i for i in found.json()["items"] if i["id"] == doc["newUserInvitationRequest"]["id"]]
     assert invitation["status"] == "COMPLETED"
+
+
+def test_signed_authn_requests_and_signed_responses(api: Api, saml_connect: Connect, tab: TestClient) -> None:
+    """signAuthnRequests: the redirect carries a signature by the key in our SP metadata;
+    wantResponseSigned: saml-idp's signed Response (and Assertion) is accepted."""
+    sso = saml_connect(api, protocol_extra={"signAuthnRequests": True, "wantResponseSigned": True})
+    idp_url = sso.to_idp(tab, sso.start_path())
+    query = urlsplit(idp_url).query
+    params = parse_qs(query)
+    assert params["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
+    # Bindings §3.4.4.1: the signature covers SAMLRequest, RelayState and SigAlg as they appear in the URL.
+    raw = dict(part.split("=", 1) for part in query.split("&"))
+    signed_part = f"SAMLRequest={raw['SAMLRequest']}&RelayState={raw['RelayState']}&SigAlg={raw['SigAlg']}".encode()
+    metadata = etree.fromstring(tab.get(sso.url(f"/sso/{sso.provider['id']}/metadata")).content)
+    cert_text = metadata.findtext(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate")
+    assert cert_text
+    certificate = x509.load_der_x509_certificate(base64.b64decode("".join(cert_text.split())))
+    public_key = certificate.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(base64.b64decode(params["Signature"][0]), signed_part, padding.PKCS1v15(), hashes.SHA256())
+    alice = person(("staff",))
+    assert signed_in(sso.post(tab, sso.at_idp(idp_url, alice)))
+    assert [u["externalId"] for u in sso.sso_users()] == [alice.name_id]
