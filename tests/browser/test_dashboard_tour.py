@@ -289,7 +289,7 @@ def add_user_in_dashboard(dash: Dashboard, tenant_label: str, email: str, *, inv
 
 def test_create_tenant_add_user_with_invitation_email_accept_then_active(signed_in: Dashboard, world: World) -> None:
     dash, page, server = signed_in, signed_in.page, world.server
-    dash.shoot("users", phone=True)
+    dash.shoot("users-all", phone=True)
     tenant, email = world.tenant_name(), person("grace.hopper")
     tenant_id = dash.create_tenant(tenant, "Tour Corp")
     expect(dash.row(tenant)).to_contain_text("Tour Corp")
@@ -538,7 +538,7 @@ def test_search_filter_and_sort_the_users_table(signed_in: Dashboard, world: Wor
     expect(page.get_by_role("heading", name="3 users")).to_be_visible()
     assert shown() == {emails["ada.lovelace"], emails["grace.hopper"], emails["katherine.johnson"]}
     expect(dash.row(emails["grace.hopper"])).to_contain_text("Grace Hopper")
-    dash.shoot("users-filtered", phone=True)
+    dash.shoot("users", phone=True)
 
     dash.search_users("", tenant=first["id"], status="INACTIVE")  # and a status
     expect(page.get_by_role("heading", name="1 user", exact=True)).to_be_visible()
