@@ -126,7 +126,11 @@ class LoginWorld:
         return keys
 
 
-def make_world(server: Server, client_id: str, client_secret: str, users: int) -> LoginWorld:
+def make_world(
+    server: Server, client_id: str, client_secret: str, users: int, tenant: tuple[str, str] | None = None
+) -> LoginWorld:
+    """A new tenant (or ``tenant``: its id and domain name), ``users`` ACTIVE users with passwords
+    in it through the API, and a BACKEND_SERVER client."""
     token = client_credentials_token(server.base_url, client_id, client_secret)
     with httpx.Client(base_url=f"{server.base_url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as api:
 
@@ -137,13 +141,16 @@ def make_world(server: Server, client_id: str, client_secret: str, users: int) -
             created: dict[str, Any] = response.json()
             return created
 
-        domain = f"bench{secrets.token_hex(4)}"
-        tenant = post("/tenants", {"domainName": domain, "displayName": "Login benchmark"})
+        if tenant is None:
+            domain = f"bench{secrets.token_hex(4)}"
+            tenant_id = post("/tenants", {"domainName": domain, "displayName": "Login benchmark"})["id"]
+        else:
+            tenant_id, domain = tenant
         accounts = []
         for i in range(users):
             email, password = f"login-{i}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18)
             body = {
-                "tenantId": tenant["id"],
+                "tenantId": tenant_id,
                 "identityProviderName": "wristband",
                 "email": email,
                 "emailVerified": True,
