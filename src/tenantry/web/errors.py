@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from tenantry.core.errors import (
     ConstraintViolations,
@@ -182,6 +183,11 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "The request body could not be parsed"
         return _base_error(error.status_code, codes.get(error.status_code, "http_error"), message, error.headers)
 
+    async def on_disconnect(_: Request, __: Exception) -> Response:
+        # The client went away while its body was read (or BodyLimitMiddleware cut an oversized
+        # stream off and answered 413 itself): nobody to answer, and not a server error.
+        return Response(status_code=400)
+
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         ticket = new_id()
         log.exception("unhandled_error", ticket=ticket, path=request.url.path)
@@ -204,6 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueryError, on_query)
     app.add_exception_handler(OAuth2Error, on_oauth)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(Exception, on_unexpected)
 
 
