@@ -54,7 +54,7 @@ bench: install-dev
 	@./scripts/system-deps.sh
 	@url=$$(PGPORT=54339 PGDIR=/tmp/tenantry-bench-pg ./scripts/pg-test.sh start) && export TENANTRY_BENCH_PG_URL=$$url; \
 	 $(BIN)/python bench/create_users.py && $(BIN)/python bench/login.py && $(BIN)/python bench/tokens.py \
-	   && $(BIN)/python bench/users_page.py; \
+	   && $(BIN)/python bench/signup.py && $(BIN)/python bench/growth.py && $(BIN)/python bench/users_page.py; \
 	 rc=$$?; PGPORT=54339 PGDIR=/tmp/tenantry-bench-pg ./scripts/pg-test.sh stop; exit $$rc
 
 clean:
