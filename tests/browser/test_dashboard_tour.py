@@ -567,6 +567,57 @@ def test_search_filter_and_sort_the_users_table(signed_in: Dashboard, world: Wor
     expect(page.locator("tbody")).to_contain_text("No users match.")
 
 
+def test_users_table_pages_and_searches_as_you_type(signed_in: Dashboard, world: World) -> None:
+    dash, page, server = signed_in, signed_in.page, world.server
+    tag = rand("p")
+    tenant = server.create_tenant(rand("pages"), display="Paging Co")
+    emails = [f"user{n:02d}@{tag}.example.com" for n in range(5)]
+    for email in emails:
+        body = {"tenantId": tenant["id"], "identityProviderName": "wristband", "email": email}
+        server.call("POST", "/users", 201, json=body)
+
+    dash.goto(f"/users?tenant={tenant['id']}&per=2")
+    expect(page.get_by_role("heading", name="5 users")).to_be_visible()
+    pager = page.get_by_role("navigation", name="Pages")
+    expect(pager).to_contain_text("Page 1 of 3")
+    seen = page.locator("tbody tr td:first-child").all_inner_texts()
+    for number in (2, 3):
+        pager.get_by_role("link", name="Next").click()
+        dash.wait_for_query(page=str(number), tenant=tenant["id"], per="2")
+        expect(pager).to_contain_text(f"Page {number} of 3")
+        seen += page.locator("tbody tr td:first-child").all_inner_texts()
+    assert seen == emails  # every user once, in order
+    expect(pager.get_by_role("link", name="Next")).to_have_count(0)
+    pager.get_by_role("link", name="Previous").click()
+    dash.wait_for_query(page="2")
+    assert page.locator("tbody tr td:first-child").all_inner_texts() == emails[2:4]
+
+    # Typing in the search box updates the table by itself (no Apply).
+    dash.goto(f"/users?tenant={tenant['id']}")
+    page.get_by_label("Search", exact=True).press_sequentially("user03@", delay=30)
+    dash.wait_for_query(q="user03@")
+    expect(page.get_by_role("heading", name="1 user", exact=True)).to_be_visible()
+    assert page.locator("tbody tr td:first-child").all_inner_texts() == [emails[3]]
+
+
+def test_keyboard_skip_link_and_focus_order(signed_in: Dashboard) -> None:
+    """The first Tab of a page reaches "Skip to content", which moves the focus to the content;
+    the next Tab is then the page's first control, past the navigation."""
+    dash, page = signed_in, signed_in.page
+    for path in ("/users", "/invitations"):
+        dash.goto(path)
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()  # visible when focused
+        page.keyboard.press("Enter")
+        expect(page.locator("main")).to_be_focused()
+        page.keyboard.press("Tab")
+        in_main = page.evaluate("document.querySelector('main').contains(document.activeElement)")
+        assert in_main, f"{path}: Tab after the skip link left the content"
+
+
 def test_tenant_admin_sees_only_their_tenant(dashboard: Dashboard, world: World) -> None:
     dash, page, server = dashboard, dashboard.page, world.server
     tag = rand("iso")
