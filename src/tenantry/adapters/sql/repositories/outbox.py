@@ -10,7 +10,7 @@ from tenantry.adapters.sql.repositories.base import Repository, aware
 from tenantry.core.mail.model import EmailMessage, OutboxEntry, OutboxFilter
 from tenantry.core.ports import Page
 
-O = t.outbox
+OUT = t.outbox
 
 
 def _entry(row: Any) -> OutboxEntry:
@@ -52,30 +52,30 @@ class SqlOutboxRepository(Repository):
         )
 
     def page(self, where: OutboxFilter, start_index: int, count: int) -> Page[OutboxEntry]:
-        columns = [O.c[name] for name in (*OutboxEntry.__slots__,)]  # never the bodies
-        query = select(*columns).where(O.c.application_id == self.application_id)
+        columns = [OUT.c[name] for name in (*OutboxEntry.__slots__,)]  # never the bodies
+        query = select(*columns).where(OUT.c.application_id == self.application_id)
         if where.status is not None:
-            query = query.where(O.c.status == where.status)
+            query = query.where(OUT.c.status == where.status)
         if where.with_error:
-            query = query.where(O.c.last_error.is_not(None))
+            query = query.where(OUT.c.last_error.is_not(None))
         if where.min_attempts:
-            query = query.where(O.c.attempts >= where.min_attempts)
+            query = query.where(OUT.c.attempts >= where.min_attempts)
         if where.recipient_prefix:
             escaped = where.recipient_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(O.c.recipient.like(escaped + "%", escape="\\"))
+            query = query.where(OUT.c.recipient.like(escaped + "%", escape="\\"))
         total = self.connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = self.connection.execute(
-            query.order_by(O.c.created_at.desc(), O.c.id.desc()).offset(start_index - 1).limit(count)
+            query.order_by(OUT.c.created_at.desc(), OUT.c.id.desc()).offset(start_index - 1).limit(count)
         ).all()
         return Page(total, start_index, [_entry(r) for r in rows])
 
     def retry(self, message_id: str, now: datetime) -> bool:
         result = self.connection.execute(
-            update(O)
+            update(OUT)
             .where(
-                (O.c.id == message_id)
-                & (O.c.application_id == self.application_id)
-                & O.c.status.in_(("PENDING", "FAILED"))
+                (OUT.c.id == message_id)
+                & (OUT.c.application_id == self.application_id)
+                & OUT.c.status.in_(("PENDING", "FAILED"))
             )
             .values(status="PENDING", next_attempt_at=now)
         )
