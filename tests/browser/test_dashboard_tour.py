@@ -400,9 +400,16 @@ def test_invite_by_link_shown_once_with_copy_button_then_accept(
     page.get_by_role("button", name="Accept invitation").click()
     expect(page.locator("main")).to_contain_text("Follow its link to activate your account")
     assert dash.user_status_in_table(email, tenant_id) == "PENDING_INVITE_ACTIVATION"
+    (first,) = world.mailbox.wait_for(email)
+    activate = server.tenant_url(tenant, "/activate?code=")
 
-    (message,) = world.mailbox.wait_for(email)
-    page.goto(link_with_prefix(message, server.tenant_url(tenant, "/activate?code=")))
+    # The user page sends the activation email again; the newest link activates.
+    dash.row(email).get_by_role("link", name=email).click()
+    page.get_by_role("button", name="Send activation email").click()
+    dash.notice("Activation email sent.")
+    messages = world.mailbox.wait_for(email, count=2)
+    (link,) = {link_with_prefix(m, activate) for m in messages} - {link_with_prefix(first, activate)}
+    page.goto(link)
     page.wait_for_load_state()
     assert dash.user_status_in_table(email, tenant_id) == "ACTIVE"
     dash.goto(f"/invitations?tenant={tenant_id}")
@@ -683,6 +690,19 @@ def test_tenant_admin_sees_only_their_tenant(dashboard: Dashboard, world: World)
     page.get_by_role("button", name="Deactivate").click()
     dash.notice("Changes saved.")
     assert server.call("GET", f"/users/{my_user['id']}", 200)["status"] == "INACTIVE"
+
+    # … and they add users to it, with the invitation email, without picking a tenant.
+    dash.goto("/users/new")
+    expect(page.get_by_label("Tenant", exact=True)).to_have_count(0)
+    expect(page.locator("main")).to_contain_text(f"Tenant: Mine {tag}")
+    newcomer = person("nina.newcomer")
+    page.get_by_label("Email", exact=True).fill(newcomer)
+    page.get_by_role("button", name="Add user").click()
+    dash.notice("Invitation email sent.")
+    (message,) = world.mailbox.wait_for(newcomer)
+    assert link_with_prefix(message, server.tenant_url(mine["domainName"], "/accept-existing-invite?code="))
+    ((tenant_of_newcomer,),) = server.query("SELECT tenant_id FROM users WHERE email = ?", newcomer)
+    assert tenant_of_newcomer == mine["id"]
 
 
 def test_sign_in_refuses_a_wrong_password_and_sign_out_ends_the_session(
