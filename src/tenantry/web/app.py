@@ -22,6 +22,7 @@ from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from tenantry.web.oauth import authorize, token, userinfo
 from tenantry.web.oauth import routes as oauth
+from tenantry.web.oauth.fast_token import TokenFastPath
 from tenantry.web.pages import invitations as invitation_pages
 from tenantry.web.pages import login, signup
 from tenantry.web.ratelimit import RateLimits
@@ -95,6 +96,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     elif services.settings.env == "production" and not services.settings.smtp_url:
         log.warning("smtp_not_configured", note="emails are only logged; set TENANTRY_SMTP_URL")
     install_error_handlers(app)
+    app.add_middleware(TokenFastPath, services=services, resolver=app.state.applications)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -70,7 +70,7 @@ def authenticate(
     return _check_client(clients.get(application.id, credentials.client_id), credentials.client_secret)
 
 
-def _client_credentials(services: Services, application: Application, client: Client) -> dict[str, Any]:
+def client_credentials_response(services: Services, application: Application, client: Client) -> dict[str, Any]:
     if client.type is not ClientType.MACHINE_TO_MACHINE:
         raise UnauthorizedClientError("The client_credentials grant is for machine-to-machine clients")
     lifetime = services.settings.access_token_lifetime
@@ -134,7 +134,7 @@ def _grant(
         raise UnsupportedGrantTypeError(f"Unsupported grant_type [{grant_type[:50]}]")
     client = authenticate(clients, application, authorization, form)
     if grant_type == "client_credentials":
-        return _client_credentials(services, application, client)
+        return client_credentials_response(services, application, client)
     if client.type is ClientType.MACHINE_TO_MACHINE:
         raise UnauthorizedClientError(f"Machine-to-machine clients cannot use {grant_type}")
     try:
@@ -172,7 +172,7 @@ async def token(request: Request, services: ServicesDep, application: Applicatio
         found, client = clients.cached(application.id, credentials.client_id)
         if found:
             checked = _check_client(client, credentials.client_secret)
-            return JSONResponse(_client_credentials(services, application, checked), headers=NO_STORE)
+            return JSONResponse(client_credentials_response(services, application, checked), headers=NO_STORE)
     body = await run_in_threadpool(_grant, services, clients, application, authorization, form)
     return JSONResponse(body, headers=NO_STORE)
 
