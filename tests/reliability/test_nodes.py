@@ -8,6 +8,7 @@ or ``invalid_invitation``), and each winner reads the same through both nodes.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections import Counter, defaultdict
@@ -245,6 +246,41 @@ def colliding_invitations(cluster: Cluster, balancer: RoundRobin) -> None:
     assert dict(mailed) == sent
 
 
+def page_signup(client: httpx.Client, email: str) -> httpx.Response:
+    """The hosted signup page as a browser uses it: GET (CSRF cookie and field), then POST."""
+    page = client.get("/signup")
+    assert page.status_code == 200, page.text[:300]
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, "no CSRF field on the signup page"
+    cookie = f"tenantry_csrf={page.cookies['tenantry_csrf']}"  # a Secure cookie: sent by hand over HTTP
+    return client.post(
+        "/signup",
+        data={"csrf_token": found.group(1), "email": email, "password": PASSWORD},
+        headers={"Cookie": cookie},
+    )
+
+
+def colliding_page_signups(cluster: Cluster, balancer: RoundRobin) -> None:
+    """The hosted page answers a signup of a taken address exactly like a new one (no
+    enumeration), also when the other signup of the address is racing it on the other node."""
+    tenant = create_tenant(balancer, signupEnabled=True)
+    host = cluster.tenant_host(tenant["domainName"])
+    pages = [cluster.client(i, host=host, bearer=False) for i in range(len(cluster.nodes))]
+    try:
+        emails = [f"ps{secrets.token_hex(4)}@example.com" for _ in range(6)]
+        calls: list[tuple[str, Call]] = [
+            (email, partial(page_signup, pages[i % len(pages)], email)) for email in emails for i in range(4)
+        ]
+        results = race(calls)
+    finally:
+        for client in pages:
+            client.close()
+    assert_no_server_error(results, cluster)
+    answers = {(r.status_code, "check your email" in r.text.lower() or "sent you" in r.text) for _, r in results}
+    assert answers == {(200, True)}, [(r.status_code, r.text[:2000]) for _, r in results if r.status_code != 200][:2]
+    assert users_per_email(cluster, tenant["id"]) == dict.fromkeys(emails, 1)
+
+
 def both_nodes_verify_each_others_tokens(cluster: Cluster) -> None:
     """The signing keys live in the database: a token from one node is good on the other."""
     for index in range(len(cluster.nodes)):
@@ -275,5 +311,6 @@ def test_two_nodes_one_database_under_colliding_registrations(cluster: Cluster) 
         colliding_signups_and_create_user_calls(cluster, balancer)
         one_invitation_accepted_on_both_nodes_at_once(cluster, balancer)
         colliding_invitations(cluster, balancer)
+        colliding_page_signups(cluster, balancer)
     finally:
         balancer.close()

@@ -8,7 +8,7 @@ sends a fresh activation email instead of provisioning anything twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tenantry.core.applications.model import Application
@@ -33,6 +33,9 @@ from tenantry.core.tenants.service import domain_name_violations
 from tenantry.core.text import text_violation
 from tenantry.core.users.model import User, UserStatus
 from tenantry.core.users.validation import email_violations, profile_violations
+
+# The fields whose unique constraints a concurrent signup can trip (users' email, tenants' name).
+RACED_FIELDS = frozenset({"email", "domainName"})
 
 
 class SignupDisabled(InvalidState):
@@ -196,6 +199,21 @@ def _join(
     return SignupResult(tenant, user, policy.verification, code_id, resent=False)
 
 
+def _once_more_if_raced(write: Callable[[], SignupResult]) -> SignupResult:
+    """Run the signup's write transaction; run it once more if a concurrent signup of the same
+    address (or organization name) committed between its check and its insert, so that the
+    database's unique constraint refused it. The second run sees the winner and answers as any
+    repeated signup does (a resent activation email, or the no-enumeration answer) instead of
+    telling this signup that the address is taken."""
+    try:
+        return write()
+    except ConstraintViolations as error:
+        raced = {name for name, found in error.violations.items() if any(v.code == "not_unique" for v in found)}
+        if not raced or not raced <= RACED_FIELDS:
+            raise
+    return write()
+
+
 def signup_to_tenant(ctx: CoreContext, application: Application, tenant: Tenant, form: SignupForm) -> SignupResult:
     if not tenant.signup_enabled or not tenant.is_usable:
         raise SignupDisabled()
@@ -204,11 +222,15 @@ def signup_to_tenant(ctx: CoreContext, application: Application, tenant: Tenant,
             raise ConstraintViolations(violations, "Please correct the highlighted fields")
         _check_password(ctx, uow, form, tenant.id)
     password_hash = ctx.hasher.hash(form.password)
-    with ctx.uow(application.id, write=True) as uow:
-        roles: RoleAssignmentPolicy = resolved(uow, PolicyKind.ROLE_ASSIGNMENT, tenant.id)
-        result = _join(uow, ctx, application, tenant, form, password_hash, roles.default_roles)
-        uow.commit()
-    return result
+
+    def write() -> SignupResult:
+        with ctx.uow(application.id, write=True) as uow:
+            roles: RoleAssignmentPolicy = resolved(uow, PolicyKind.ROLE_ASSIGNMENT, tenant.id)
+            result = _join(uow, ctx, application, tenant, form, password_hash, roles.default_roles)
+            uow.commit()
+        return result
+
+    return _once_more_if_raced(write)
 
 
 def signup_with_new_tenant(ctx: CoreContext, application: Application, form: SignupForm) -> SignupResult:
@@ -226,6 +248,13 @@ def signup_with_new_tenant(ctx: CoreContext, application: Application, form: Sig
             raise ConstraintViolations(violations, "Please correct the highlighted fields")
         _check_password(ctx, uow, form, None)
     password_hash = ctx.hasher.hash(form.password)
+    return _once_more_if_raced(lambda: _create_tenant_and_join(ctx, application, form, password_hash, display))
+
+
+def _create_tenant_and_join(
+    ctx: CoreContext, application: Application, form: SignupForm, password_hash: str, display: str
+) -> SignupResult:
+    tenant_name = (form.tenant_name or "").strip()
     now = ctx.clock.now()
     with ctx.uow(application.id, write=True) as uow:
         roles: RoleAssignmentPolicy = resolved(uow, PolicyKind.ROLE_ASSIGNMENT, None)
