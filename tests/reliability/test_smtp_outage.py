@@ -154,6 +154,9 @@ def test_smtp_outage_queues_mail_and_delivers_each_exactly_once(cluster: Cluster
         assert_answered_without_waiting_for_mail(results)
         with cluster.client(0) as client:
             assert client.get("/health").status_code == 200
+        deadline = time.monotonic() + 10
+        while hole.accepted == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert hole.accepted > 0, "no dispatcher reached the black hole"
         assert smtp.mailbox.messages() == []
         assert {row[1] for row in outbox_of(cluster, tenant["id"])} == {"PENDING"}
