@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from tenantry.bootstrap import bootstrap
 from tenantry.web.api.applications import POLICY_PATHS
 from tenantry.web.app import create_app
+from tests.e2e.test_identity_providers_api import oidc_body
 from tests.support import Api, build_api, test_settings
 
 EXAMPLES_PER_OPERATION = 25
@@ -84,18 +85,23 @@ class Target:
         assert role.status_code == 201, role.text
         # A spare client: the fuzzer may delete it, while the admin client making the calls stays.
         spare, _ = api.create_m2m_client(tenants[0])
+        provider = api.call("POST", "/identity-providers", json=oidc_body(tenants[0]))
+        assert provider.status_code in (200, 201), provider.text
         KNOWN.update(
             application_id=[api.application_id],
             tenant_id=tenants,
             user_id=users,
             role_id=[role.json()["id"]],
             client_id=[spare],
+            provider_id=[provider.json()["id"]],
         )
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    api = build_api(tmp_path_factory.mktemp("schemathesis"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """A dedicated application per database (PostgreSQL refuses what SQLite stores, e.g. NUL)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    api = build_api(tmp_path_factory.mktemp("schemathesis"), url)
     with api.client:
         yield Target(api)
     api.services.close()
