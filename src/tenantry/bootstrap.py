@@ -95,7 +95,9 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         keys=keys,
         mail_transport=transport,
         mail_renderer=renderer,
-        outbox_dispatcher=OutboxDispatcher(database, transport, settings, clock),
+        outbox_dispatcher=OutboxDispatcher(
+            database, transport, settings, clock, lease_seconds=settings.mail_lease_seconds
+        ),
         oidc=OidcRelyingParty(sso_http_client()),
         clients=ClientCache(core),
         saml_sp=load_or_create_sp_credentials(

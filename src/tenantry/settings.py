@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(8, ge=1, le=100)
     mail_retry_base_seconds: float = Field(5.0, gt=0, description="first retry delay; doubles each time")
     mail_poll_seconds: float = Field(1.0, gt=0)
+    mail_lease_seconds: float = Field(120.0, gt=30, le=3600, description="how long a dispatcher holds what it claimed")
     mail_dispatcher: bool = Field(True, description="run the outbox dispatcher thread inside serve")
 
     key_refresh_seconds: float = Field(60.0, gt=0)
