@@ -10,15 +10,18 @@ test's temporary directory. The helpers here are shared by the other ``test_dash
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
+import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright._impl._api_structures import SetCookieParam
+from playwright._impl._api_structures import Cookie, SetCookieParam
 from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, expect
 
 from tests.browser.conftest import (
@@ -92,11 +95,8 @@ class Dashboard:
             if self.page.url == self.url("/users"):
                 return
         self.sign_in(admin)
-        SESSIONS[key] = [
-            {"name": c["name"], "value": c["value"], "url": self.server.base_url + c["path"]}
-            for c in context.cookies(self.server.base_url)
-            if c["name"] == ADMIN_COOKIE and "path" in c and "value" in c
-        ]
+        SESSIONS[key] = [as_set_cookie(c) for c in context.cookies(self.url("/")) if c.get("name") == ADMIN_COOKIE]
+        assert SESSIONS[key], "no dashboard session cookie after signing in"
 
     def shoot(self, name: str, *, phone: bool = False) -> Path:
         """A PNG of the viewport at laptop width; with ``phone`` also one at phone width."""
@@ -182,6 +182,19 @@ class Dashboard:
 def open_dashboard(page: Page, world: World, tmp_path: Path) -> Dashboard:
     page.set_viewport_size(LAPTOP)
     return Dashboard(page, world.server, screenshots_dir(tmp_path))
+
+
+def as_set_cookie(cookie: Cookie) -> SetCookieParam:
+    """A cookie the browser had, to put back as it was (same name, domain and path: it replaces)."""
+    return {
+        "name": cookie.get("name", ""),
+        "value": cookie.get("value", ""),
+        "domain": cookie.get("domain", ""),
+        "path": cookie.get("path", "/"),
+        "secure": cookie.get("secure", True),
+        "httpOnly": cookie.get("httpOnly", True),
+        "sameSite": cookie.get("sameSite", "Strict"),
+    }
 
 
 @pytest.fixture
@@ -721,7 +734,43 @@ def test_sign_in_refuses_a_wrong_password_and_sign_out_ends_the_session(
     dash.shoot("sign-in")
 
     dash.sign_in(app_admin)
+    (cookie,) = [c for c in page.context.cookies(dash.url("/")) if c.get("name") == ADMIN_COOKIE]
+    assert (cookie.get("httpOnly"), cookie.get("secure"), cookie.get("sameSite"), cookie.get("path")) == (
+        True,
+        True,
+        "Strict",
+        "/dashboard",
+    ), cookie
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(dash.url("/login"))
     dash.goto("/tenants")
     page.wait_for_url(dash.url("/login"))
+    # The old cookie, put back, is worth nothing: the session ended on the server.
+    page.context.add_cookies([as_set_cookie(cookie)])
+    dash.goto("/users")
+    page.wait_for_url(dash.url("/login"))
+
+    # 30 minutes without a request end a session too.
+    dash.sign_in(app_admin)
+    (cookie,) = [c for c in page.context.cookies(dash.url("/")) if c.get("name") == ADMIN_COOKIE]
+    age_session(dash.server, cookie.get("value", ""), timedelta(minutes=31))
+    dash.goto("/users")
+    page.wait_for_url(dash.url("/login"))
+
+
+def age_session(server: Server, token: str, by: timedelta) -> None:
+    """Move a dashboard session's ``last_seen_at`` back by ``by``, in the format the server stored."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    connection = sqlite3.connect(server.database, timeout=10)
+    try:
+        ((stored,),) = connection.execute("SELECT last_seen_at FROM dashboard_sessions WHERE token_hash = ?", (digest,))
+        text = str(stored)
+        moment = datetime.fromisoformat(text) - by
+        value = moment.isoformat(sep="T" if "T" in text else " ", timespec="microseconds")
+        with connection:
+            done = connection.execute(
+                "UPDATE dashboard_sessions SET last_seen_at = ? WHERE token_hash = ?", (value, digest)
+            )
+        assert done.rowcount == 1
+    finally:
+        connection.close()
