@@ -34,6 +34,7 @@ from tests.browser.test_dashboard_tour import (
     assert_form_accessible,
     open_dashboard,
     person,
+    unlabelled_fields,
 )
 
 pytestmark = BROWSER_MARKS
@@ -558,6 +559,9 @@ def test_audit_log_lists_dashboard_actions_with_filters(
     expect(table.get_by_role("row").filter(has_text="user.updated")).to_have_count(1)
     expect(table.get_by_role("row").filter(has_text="user.created")).to_have_count(0)  # by the API client
 
+    status, body = fetch(page, dash.url("/audit?from=2026-13-45"))
+    assert status == 400 and "From: use a date such as" in body, (status, body[:300])
+
     listing = server.call("GET", "/audit-events", 200, params={"query": f'tenantId eq "{tenant_id}"'})
     assert {"user.created", "user.updated"} <= {e["action"] for e in listing["items"]}, listing
 
@@ -624,26 +628,37 @@ def test_user_page_profile_roles_verification_sessions_history_and_delete(admin_
     dash.shoot("user-actions")
 
     page.get_by_role("link", name="Delete user…").click()
-    confirm = page.locator("main form").get_by_role("textbox")
+    confirm = page.get_by_label("Type the user's email to confirm")
+    assert_form_accessible(page, page.locator("main form"), confirm)
     confirm.fill("someone-else@example.com")
     page.get_by_role("button", name=re.compile("^Delete")).click()
     expect(page.get_by_role("alert")).to_have_text("Type the user's email to confirm.")
-    page.locator("main form").get_by_role("textbox").fill(email)
+    page.get_by_label("Type the user's email to confirm").fill(email)
     page.get_by_role("button", name=re.compile("^Delete")).click()
     dash.notice("User deleted.")
     server.call("GET", f"/users/{user['id']}", 404)
     dash.not_found(f"/users/{user['id']}")
 
 
-def test_every_page_renders_on_a_phone_without_sideways_scrolling(admin_dash: Dashboard) -> None:
-    dash, page = admin_dash, admin_dash.page
+def test_every_page_renders_on_a_phone_without_sideways_scrolling(admin_dash: Dashboard, world: World) -> None:
+    dash, page, server = admin_dash, admin_dash.page, world.server
+    tenant = server.create_tenant(rand("phone"), display="Pocket Ltd")
+    user = server.create_user(tenant["id"], person("phoebe.phone"))
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in (
+    paths = [
         "/users",
         "/users/new",
+        f"/users/{user['id']}",
+        f"/users/{user['id']}/delete",
         "/invitations",
         "/invitations/new",
         "/tenants",
+        f"/tenants/{tenant['id']}",
+        f"/tenants/{tenant['id']}/delete",
+        "/identity-providers",
+        f"/identity-providers?tenant={tenant['id']}",
+        "/identity-providers/new?kind=oidc",
+        "/identity-providers/new?kind=saml",
         "/clients",
         "/keys",
         "/policies",
@@ -651,13 +666,15 @@ def test_every_page_renders_on_a_phone_without_sideways_scrolling(admin_dash: Da
         "/admins",
         "/audit",
         "/account",
-    ):
+    ]
+    for path in paths:
         dash.goto(path)
         expect(page.locator("main h1")).to_be_visible()
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{path} scrolls sideways by {overflow}px on a phone"
         names = page.locator("header nav a").all_inner_texts()
         assert "Users" in names and "Audit log" in names, names
+        assert unlabelled_fields(page.locator("main")) == [], path
 
 
 def pages_in_the_nav(page: Page) -> list[str]:

@@ -602,10 +602,13 @@ def test_users_table_pages_and_searches_as_you_type(signed_in: Dashboard, world:
     expect(pager).to_contain_text("Page 1 of 3")
     seen = page.locator("tbody tr td:first-child").all_inner_texts()
     for number in (2, 3):
-        pager.get_by_role("link", name="Next").click()
+        pager.get_by_role("link", name="Next").focus()
+        page.keyboard.press("Enter")
         dash.wait_for_query(page=str(number), tenant=tenant["id"], per="2")
         expect(pager).to_contain_text(f"Page {number} of 3")
         seen += page.locator("tbody tr td:first-child").all_inner_texts()
+        # The link that had the focus is gone with the old results: the new results have it.
+        expect(page.locator("#results")).to_be_focused()
     assert seen == emails  # every user once, in order
     expect(pager.get_by_role("link", name="Next")).to_have_count(0)
     pager.get_by_role("link", name="Previous").click()
@@ -614,7 +617,12 @@ def test_users_table_pages_and_searches_as_you_type(signed_in: Dashboard, world:
 
     # Typing in the search box updates the table by itself (no Apply).
     dash.goto(f"/users?tenant={tenant['id']}")
-    page.get_by_label("Search", exact=True).press_sequentially("user03@", delay=30)
+    search = page.get_by_label("Search", exact=True)
+    search.press_sequentially("user0", delay=30)
+    dash.wait_for_query(q="user0")
+    expect(page.get_by_role("heading", name="5 users")).to_be_visible()
+    expect(search).to_be_focused()  # the update keeps the focus in the box: typing goes on
+    page.keyboard.type("3@", delay=30)
     dash.wait_for_query(q="user03@")
     expect(page.get_by_role("heading", name="1 user", exact=True)).to_be_visible()
     assert page.locator("tbody tr td:first-child").all_inner_texts() == [emails[3]]
