@@ -141,7 +141,7 @@ def test_account_turns_on_two_step_sign_in_with_a_totp_app(dash: Dashboard, worl
 
 
 def test_administrators_page_adds_a_tenant_administrator_then_deletes_them(
-    admin_dash: Dashboard, world: World, browser: Browser
+    admin_dash: Dashboard, world: World, browser: Browser, app_admin: DashboardAdmin
 ) -> None:
     dash, page, server = admin_dash, admin_dash.page, world.server
     tenant = server.create_tenant(rand("adm"), display="Admin Scope Co")
@@ -184,6 +184,17 @@ def test_administrators_page_adds_a_tenant_administrator_then_deletes_them(
     page.get_by_role("button", name="Add administrator").click()
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.locator("#admin-form").get_by_label("Email")).not_to_have_value("")
+
+    # An address that is taken is refused (4xx, never 5xx), and nobody deletes themselves.
+    token = page.locator("#admin-form input[name=csrf_token]").get_attribute("value")
+    assert token
+    taken = {"csrf_token": token, "email": app_admin.email, "password": f"{PASSWORD} {rand()}", "tenant": ""}
+    status, body = fetch(page, dash.url("/admins"), taken)
+    assert 400 <= status < 500, (status, body[:300])
+    status, body = fetch(page, dash.url(f"/admins/{app_admin.id}/delete"), {"csrf_token": token})
+    assert 400 <= status < 500, (status, body[:300])
+    dash.goto("/admins")
+    expect(dash.row(app_admin.email)).to_have_count(1)
 
 
 # --- a tenant: settings, policy overrides, delete -------------------------------------------------
@@ -234,6 +245,28 @@ def test_tenant_page_edits_settings_and_a_policy_override(admin_dash: Dashboard,
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_role("alert")).to_be_visible()
     assert server.call("GET", f"/tenants/{tenant_id}", 200)["displayName"] == "After Rename"
+
+    # Overrides that cannot work are refused with a message (4xx), and nothing is stored.
+    for slug, label, value in (
+        ("user-schema", re.compile("^Required profile fields"), "shoeSize"),
+        ("signup", re.compile("^Redirect after signup"), "http://insecure.example.com/welcome"),
+        ("email", re.compile("^Invitation link target"), "javascript:alert(1)"),
+    ):
+        dash.goto(f"/tenants/{tenant_id}")
+        form = page.locator(f"#policy-{slug}-form")
+        form.get_by_label(label).fill(value)
+        form.get_by_role("button", name=re.compile("^Save")).click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        form = page.locator(f"#policy-{slug}-form")
+        expect(form.get_by_label(label)).not_to_have_value(value)  # the stored value is shown again
+
+    # A domain name that is taken is refused on the Tenants page.
+    dash.goto("/tenants")
+    page.get_by_label("Domain name").fill(name)
+    page.get_by_label("Display name").fill("Copycat")
+    page.get_by_role("button", name="Create tenant").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_label("Domain name")).to_have_value(name)
 
 
 def test_tenant_delete_asks_for_the_domain_name_then_shows_delete_in_progress(
@@ -511,6 +544,11 @@ def test_outbox_shows_a_failing_email_with_its_error_and_retry_now_sends_it(
     dash.goto(f"/outbox?q={email}&status=SENT")
     expect(dash.row(email)).to_contain_text("SENT")
     expect(dash.row(email).get_by_role("button", name=re.compile("^Retry now"))).to_have_count(0)
+    row_id = dash.row(email).get_attribute("id") or ""
+    assert row_id.startswith("message-"), row_id
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    status, _ = fetch(page, dash.url(f"/outbox/{row_id.removeprefix('message-')}/retry"), {"csrf_token": token})
+    assert status == 404  # a sent message is not sent again
     events = server.call("GET", "/audit-events", 200, params={"query": 'action eq "email.retry_requested"'})
     assert events["totalResults"] >= 1
 

@@ -374,6 +374,12 @@ def test_add_user_form_is_labelled_and_keyboard_operable(signed_in: Dashboard, w
     page.get_by_role("button", name="Add user").click()
     expect(page.get_by_role("alert")).to_contain_text("email")
     expect(page.get_by_label("Email", exact=True)).to_have_value("not-an-email@")
+    # So is an address the tenant already has (4xx with a message, never a 5xx).
+    dash.goto(f"/users/new?tenant={tenant_id}")
+    page.get_by_label("Email", exact=True).fill(email.upper())
+    page.get_by_label("Send an invitation email").uncheck()
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("alert")).to_be_visible()
     listing = world.server.call("GET", f"/tenants/{tenant_id}/users", 200)
     assert [u["email"] for u in listing["items"]] == [email]
 
