@@ -14,9 +14,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from tenantry.adapters.sql.errors import database_unavailable
 from tenantry.core.errors import (
     ConstraintViolations,
     Forbidden,
@@ -40,6 +43,7 @@ LINK_TITLES = {
     "/verify-email": "This verification link cannot be used",
     "/reset-password": "This reset link cannot be used",
 }
+DATABASE_RETRY_AFTER = "2"  # seconds; a restarting database is usually back within a few
 JSON_PATHS = ("/api/", "/.well-known/", "/health", "/metrics", "/users/", "/refresh-tokens/")
 
 STATUS_BY_ERROR: list[tuple[type[TenantryError], int]] = [
@@ -188,6 +192,26 @@ def install_error_handlers(app: FastAPI) -> None:
         # stream off and answered 413 itself): nobody to answer, and not a server error.
         return Response(status_code=400)
 
+    async def on_database(request: Request, error: Exception) -> Response:
+        # Registered for the database's own errors so that they are answered here, not re-raised
+        # by the server-error middleware (which closes the connection after the answer).
+        if not database_unavailable(error):
+            return await on_unexpected(request, error)
+        ticket = new_id()
+        log.warning("database_unavailable", ticket=ticket, path=request.url.path, error=str(error).splitlines()[0])
+        headers = {"Retry-After": DATABASE_RETRY_AFTER}
+        if not request.url.path.startswith(JSON_PATHS):
+            page = error_page(request, "Please try again in a moment", "The service is briefly unavailable.", 503)
+            page.headers.update(headers)
+            return page
+        body = {
+            "type": "base_error",
+            "code": "service_unavailable",
+            "message": "The database is unavailable; retry shortly",
+            "ticket": ticket,
+        }
+        return JSONResponse(body, status_code=503, headers=headers)
+
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         ticket = new_id()
         log.exception("unhandled_error", ticket=ticket, path=request.url.path)
@@ -211,6 +235,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuth2Error, on_oauth)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(ClientDisconnect, on_disconnect)
+    app.add_exception_handler(DBAPIError, on_database)
+    app.add_exception_handler(PoolTimeout, on_database)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -1,4 +1,5 @@
-"""Turn a database constraint failure into the domain's ``not_unique`` violation.
+"""Turn a database constraint failure into the domain's ``not_unique`` violation, and tell a
+database that is unavailable for now from a failing statement.
 
 PostgreSQL names the violated constraint; SQLite names the columns. Both map to the API field.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tenantry.core.errors import ConstraintViolations, InvalidRequest, TenantryError, Violation
 
@@ -54,3 +56,29 @@ def translate_integrity_error(error: IntegrityError) -> TenantryError:
     if field is not None:
         return ConstraintViolations({field: [Violation("not_unique")]}, f"The value of [{field}] is already in use")
     return InvalidRequest("The request conflicts with the current state of a related resource")
+
+
+# SQLSTATE classes of a database that is away or overloaded for now: connection exceptions,
+# insufficient resources (too many connections), operator intervention (shutdown, recovery),
+# and transaction rollbacks (deadlock, serialization) that a retry resolves.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+SQLITE_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot serve right now (down, restarting, out of
+    connections, busy), rather than that the statement is wrong: the answer is then 503."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code in SQLITE_BUSY_CODES
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    # psycopg gives no SQLSTATE when it could not reach the server at all.
+    return sqlstate is None or str(sqlstate).startswith(TRANSIENT_SQLSTATE_CLASSES)
