@@ -315,9 +315,10 @@ class Matrix:
     attacker_tenant: dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
-    api = build_api(tmp_path_factory.mktemp("isolation"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    api = build_api(tmp_path_factory.mktemp("isolation"), url)
     with api.client:
         victim = build_victim(api)
         user_access_token, tenant_b, _ = user_token(api, "tenant-admin")
