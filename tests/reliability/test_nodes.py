@@ -1,9 +1,11 @@
 """Two ``tenantry serve`` nodes on one PostgreSQL behind the test's own round-robin client.
 
-Signups, Create User calls and invitation acceptances race on the same emails from many threads,
-half of them through each node. Whatever the interleaving: no 5xx, exactly one user per (tenant,
-identity provider, email) in the database, every loser gets the documented 400 (``not_unique``
-or ``invalid_invitation``), and each winner reads the same through both nodes.
+Signups (API and hosted page), Create User calls, invitation acceptances and invitation resends
+race on the same emails from many threads, half of them through each node. Whatever the
+interleaving: no 5xx, exactly one user per (tenant, identity provider, email) in the database,
+every loser gets the documented 400 (``not_unique`` or ``invalid_invitation``) — except a signup,
+which is answered as a repeated signup is — and each winner reads the same through both nodes.
+Tokens issued by one node are accepted by the other (the signing keys live in the database).
 """
 
 from __future__ import annotations
