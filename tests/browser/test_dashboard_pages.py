@@ -95,6 +95,9 @@ def test_account_turns_on_two_step_sign_in_with_a_totp_app(dash: Dashboard, worl
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     page.get_by_role("button", name="Set up two-step sign-in").click()
 
+    qr = page.get_by_role("img", name=re.compile("QR code"))
+    expect(qr).to_be_visible()
+    assert (qr.get_attribute("src") or "").startswith("data:image/svg+xml"), "no QR code image"
     secret = page.locator("#totp-secret").inner_text().strip()
     uri = page.locator("#totp-uri").inner_text().strip()
     assert re.fullmatch(r"[A-Z2-7]{32}", secret), secret
@@ -259,6 +262,26 @@ def test_tenant_page_edits_settings_and_a_policy_override(admin_dash: Dashboard,
         expect(page.get_by_role("alert")).to_be_visible()
         form = page.locator(f"#policy-{slug}-form")
         expect(form.get_by_label(label)).not_to_have_value(value)  # the stored value is shown again
+
+    # A required field in the tenant's user schema is required by Add user.
+    dash.goto(f"/tenants/{tenant_id}")
+    page.locator("#policy-user-schema-form").get_by_label(re.compile("^Required profile fields")).fill("familyName")
+    page.get_by_role("button", name="Save user schema policy").click()
+    dash.notice("Policy saved.")
+    dash.goto(f"/users/new?tenant={tenant_id}")
+    family = page.get_by_label(re.compile("^Family name"))
+    expect(family).to_have_attribute("required", "")
+    expect(page.locator("label[for=familyName]")).to_contain_text("required by the tenant's user schema")
+    email = person("rita.required")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Send an invitation email").uncheck()
+    family.evaluate("e => e.removeAttribute('required')")  # past the browser's own check
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("alert")).to_contain_text("familyName")
+    assert server.query("SELECT count(*) FROM users WHERE email = ?", email) == [(0,)]
+    page.get_by_label(re.compile("^Family name")).fill("Required")
+    page.get_by_role("button", name="Add user").click()
+    dash.notice("User created.")
 
     # A domain name that is taken is refused on the Tenants page.
     dash.goto("/tenants")

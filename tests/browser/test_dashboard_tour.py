@@ -572,6 +572,18 @@ def test_search_filter_and_sort_the_users_table(signed_in: Dashboard, world: Wor
     expect(page.get_by_label("Status", exact=True)).to_have_value("INACTIVE")  # the filters stay
     expect(page.get_by_label("Tenant", exact=True)).to_have_value(first["id"])
 
+    dash.goto(f"/users?tenant={first['id']}")  # by identity provider: all three use the built-in one
+    page.get_by_label("Identity provider").select_option(label="Built-in (Wristband)")
+    dash.settle()
+    page.get_by_role("button", name="Apply").click()
+    dash.wait_for_query(idp="WRISTBAND", tenant=first["id"])
+    expect(page.get_by_role("heading", name="3 users")).to_be_visible()
+    page.get_by_label("Identity provider").select_option("OIDC")
+    dash.settle()
+    page.get_by_role("button", name="Apply").click()
+    dash.wait_for_query(idp="OIDC", tenant=first["id"])
+    expect(page.get_by_role("heading", name="0 users")).to_be_visible()
+
     dash.search_users("Kath", tenant=first["id"])  # given name, in one tenant
     assert shown() == {emails["katherine.johnson"]}
     dash.search_users("Kath")  # … and in all of them
