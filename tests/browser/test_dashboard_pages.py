@@ -413,8 +413,19 @@ def test_identity_providers_page_adds_tests_toggles_and_deletes_an_oidc_provider
     expect(result).to_be_visible()
     expect(result).to_contain_text("Connection works.")
 
+    # Edit: the display name changes; the secret field comes back blank (it is never shown).
+    form = page.locator("#idp-form")
+    assert_form_accessible(page, form, form.get_by_label(re.compile("^Display name")))
+    expect(form.get_by_label(re.compile("^Client secret"))).to_have_value("")
+    form.get_by_label(re.compile("^Display name")).fill("Corporate SSO (EU)")
+    page.get_by_role("button", name="Save changes").click()
+    dash.notice("Changes saved.")
+    expect(page.get_by_role("heading", name=re.compile("^Corporate SSO \\(EU\\)"))).to_be_visible()
+    page.get_by_role("button", name="Test connection").click()  # the saved provider still connects
+    expect(page.locator("#idp-test-result")).to_contain_text("Connection works.")
+
     dash.goto(f"/identity-providers?tenant={tenant['id']}")
-    expect(dash.row(name)).to_contain_text("Corporate SSO")
+    expect(dash.row(name)).to_contain_text("Corporate SSO (EU)")
     expect(page.locator("#idp-toggle-status")).to_have_text("off")
     page.get_by_role("button", name="Turn on").click()
     dash.notice("Override setting saved.")
