@@ -34,11 +34,11 @@ RECOVERY_SECONDS = 30.0
 class OwnPostgres:
     """A throwaway PostgreSQL cluster this test may stop (immediately, as a crash) and start."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self) -> None:
+        # Under /tmp, which the postgres user can traverse (a pytest tmp_path under /root is not).
         self.dir = Path(f"/tmp/tenantry-rel-pg-{os.getpid()}-{free_port()}")
         self.port = free_port()
         self.env = {**os.environ, "PGDIR": str(self.dir), "PGPORT": str(self.port)}
-        self.log = root / "postgres.log"
 
     def create(self) -> str:
         script = str(ROOT / "scripts" / "pg-test.sh")
@@ -64,8 +64,8 @@ class OwnPostgres:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OwnPostgres, str]]:
-    server = OwnPostgres(tmp_path_factory.mktemp("own-pg"))
+def postgres() -> Iterator[tuple[OwnPostgres, str]]:
+    server = OwnPostgres()
     try:
         url = server.create()
         yield server, url
