@@ -139,6 +139,8 @@ PREFIX_SEARCHED = (
     ("given", "given_name"),
     ("family", "family_name"),
 )
+# Indexes created on PostgreSQL only (``ddl_if``): Alembic's autogenerate leaves them out elsewhere.
+POSTGRESQL_ONLY_INDEXES = frozenset(f"ix_users_{name}_prefix" for name, _ in PREFIX_SEARCHED)
 
 users = Table(
     "users",
