@@ -1,5 +1,6 @@
 """Users listings' totals: exact for the API; the dashboard asks for an exact count only up to a
-bound, past which PostgreSQL gives its planner's estimate, labelled "About" (SQLite counts)."""
+bound, past which PostgreSQL gives its planner's estimate, labelled "About" (SQLite counts). A
+search's total is counted with its page, or alone when the page is empty."""
 
 from __future__ import annotations
 
@@ -65,3 +66,14 @@ def test_dashboard_labels_an_estimate(tenant: tuple[Api, str, str], monkeypatch:
         assert "About " in bounded.text and "Page 1 of about " in bounded.text
     else:
         assert f"{USERS} users" in bounded.text and "About " not in bounded.text
+
+
+@pytest.mark.parametrize("start", ["1", "5", "100"])
+def test_a_search_total_comes_with_its_page_or_without_one(tenant: tuple[Api, str, str], start: str) -> None:
+    api, tenant_id, _ = tenant
+    params = {"query": 'email sw "total" or familyName sw "x"', "start_index": start, "count": "2"}
+    response = api.call("GET", f"/tenants/{tenant_id}/users", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["totalResults"] == USERS
+    assert len(body["items"]) == max(0, min(2, USERS - int(start) + 1))

@@ -36,6 +36,19 @@ TEXT = frozenset({"eq", "ne", "sw", "in", "nin", "lt", "le", "gt", "ge"})
 DEFERRED_OFFSET = 100
 
 
+MATCHES_TOTAL = "matches_total"
+
+
+@dataclass(frozen=True)
+class PageStatements:
+    """A joined listing's statements. ``counted``: the page's rows carry the total in their
+    ``MATCHES_TOTAL`` column, so ``count`` is needed only when the page is empty."""
+
+    count: Select[Any]
+    page: Select[Any]
+    counted: bool = False
+
+
 @dataclass(frozen=True)
 class Listing:
     attributes: Mapping[str, AttributeSpec]
@@ -58,15 +71,16 @@ class Listing:
         joined: FromClause,
         conditions: Sequence[ColumnElement[bool]],
         spec: ListSpec,
-    ) -> tuple[Select[Any], Select[Any]]:
-        """(count statement, page statement) for a listing whose rows join ``table`` to others.
+    ) -> PageStatements:
+        """The count and page statements for a listing whose rows join ``table`` to others.
 
         ``rows`` selects the full rows from ``joined`` (``table`` and its joins) without a WHERE;
         ``conditions`` restrict ``table`` (they may hold subqueries of their own). The count, and
         the ids of a page far from the start, are taken from ``table`` alone unless the filter or
         the sort names a joined column: the join neither adds nor removes rows (it follows a
         required foreign key), and without it an index on ``table`` can answer by itself. On a
-        million rows that is the difference between reading an index and reading the table."""
+        million rows that is the difference between reading an index and reading the table.
+        A search's page carries its total (``MATCHES_TOTAL``): its matches are all read anyway."""
         where = list(conditions)
         named = []  # what the client named: the filter and the sort keys
         if spec.filter is not None:
@@ -80,8 +94,10 @@ class Listing:
         offset = spec.start_index - 1
         if own and spec.filter is not None and _searches(cast(Expr, spec.filter)):
             ids = self._matches_first(table, where, cast(Sequence[SortKey], spec.sort), offset, spec.count)
-        elif offset < DEFERRED_OFFSET:
-            return count, rows.where(*where).order_by(*order).offset(offset).limit(spec.count)
+            page = rows.add_columns(ids.c[MATCHES_TOTAL]).join(ids, ids.c.page_id == self.tiebreak)
+            return PageStatements(count, page.order_by(*order), counted=True)
+        if offset < DEFERRED_OFFSET:
+            return PageStatements(count, rows.where(*where).order_by(*order).offset(offset).limit(spec.count))
         else:
             ids = (
                 select(self.tiebreak.label("page_id"))
@@ -92,7 +108,7 @@ class Listing:
                 .limit(spec.count)
                 .subquery("page_ids")
             )
-        return count, rows.join(ids, ids.c.page_id == self.tiebreak).order_by(*order)
+        return PageStatements(count, rows.join(ids, ids.c.page_id == self.tiebreak).order_by(*order))
 
     def _matches_first(
         self, table: Table, where: Sequence[ColumnElement[bool]], keys: Sequence[SortKey], offset: int, limit: int
@@ -102,16 +118,18 @@ class Listing:
         A prefix search's matches sit together in the order of the column searched, which the
         planner cannot know: walking the sort index "until 25 match" then reads most of the
         tenant when the page is sorted by that column (the Users page's default: email). The
-        OFFSET 0 keeps the matches' subquery from being merged into the sorting query."""
+        OFFSET 0 keeps the matches' subquery from being merged into the sorting query. Each id
+        comes with the number of matches (``MATCHES_TOTAL``), counted on the same pass."""
         wanted = [self.columns[key.attribute] for key in keys]
         columns = {c.name: c for c in (*wanted, self.tiebreak) if isinstance(c, Column) and c.table is table}
-        matches = select(*columns.values()).select_from(table).where(*where).offset(0).subquery("matches")
+        everyone = func.count().over().label(MATCHES_TOTAL)
+        matches = select(*columns.values(), everyone).select_from(table).where(*where).offset(0).subquery("matches")
         mapped = {
             name: matches.c[c.name] for name, c in self.columns.items() if c is columns.get(getattr(c, "name", ""))
         }
         tiebreak = matches.c[cast(Column[Any], self.tiebreak).name]
         return (
-            select(tiebreak.label("page_id"))
+            select(tiebreak.label("page_id"), matches.c[MATCHES_TOTAL])
             .order_by(*compile_sort(keys, mapped), tiebreak)
             .offset(offset)
             .limit(limit)

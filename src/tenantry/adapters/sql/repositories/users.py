@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, exists, insert, select, update
 
 from tenantry.adapters.sql import tables as t
-from tenantry.adapters.sql.listing import USER_LISTING, count_total
+from tenantry.adapters.sql.listing import MATCHES_TOTAL, USER_LISTING, count_total
 from tenantry.adapters.sql.repositories.base import (
     Repository,
     aware,
@@ -126,10 +126,13 @@ class SqlUserRepository(Repository):
             # keeps application_id out of the row conditions, so (tenant_id, sort key, id) indexes suffice.
             mine = exists().where((T.c.id == tenant_id) & (T.c.application_id == self.application_id))
             conditions += [U.c.tenant_id == tenant_id, mine]
-        count, page = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
-        total, estimated = count_total(self.connection, count, spec.exact_total_up_to)
-        items = [_from_row(r) for r in self.connection.execute(page)] if spec.count else []
-        return Page(total, spec.start_index, items, estimated)
+        statements = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
+        rows = self.connection.execute(statements.page).all() if spec.count else []
+        if statements.counted and rows:
+            total, estimated = int(getattr(rows[0], MATCHES_TOTAL)), False
+        else:
+            total, estimated = count_total(self.connection, statements.count, spec.exact_total_up_to)
+        return Page(total, spec.start_index, [_from_row(r) for r in rows], estimated)
 
     def delete_for_tenant(self, tenant_id: str, limit: int) -> int:
         batch = (
