@@ -150,3 +150,14 @@ def test_tenant_forms_refuse_a_missing_csrf_token(
     doc = api.call("GET", f"/tenants/{tenant['id']}").json()
     assert (doc["displayName"], doc["status"]) == (tenant["displayName"], "ACTIVE")
     assert _policy(api, tenant["id"], "password-policies")["minLength"] != 40
+
+
+def test_a_tenant_administrators_session_ends_when_the_tenant_is_deleted(api: Api) -> None:
+    doomed = api.create_tenant()
+    admin = Admin(api, doomed["id"])
+    assert admin.sign_in().status_code == 303
+    assert admin.get("/dashboard/users").status_code == 200
+    assert api.call("DELETE", f"/tenants/{doomed['id']}").status_code == 202
+    for path in ("/dashboard/users", "/dashboard/audit", f"/dashboard/tenants/{doomed['id']}"):
+        refused = admin.get(path)
+        assert refused.status_code in (302, 303) and "/dashboard/login" in refused.headers["location"], path

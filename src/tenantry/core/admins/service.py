@@ -20,6 +20,7 @@ from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, NotFound
 from tenantry.core.ids import new_id
 from tenantry.core.roles.model import TENANT_ADMIN_PERMISSIONS, Boundary, PermissionGrant, all_permissions
+from tenantry.core.tenants.model import TenantStatus
 from tenantry.core.users.validation import email_violations
 
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -145,10 +146,13 @@ def resolve_admin_session(ctx: CoreContext, application_id: str, token: str | No
     now = ctx.clock.now()
     with ctx.uow(application_id) as uow:
         found = uow.admins.get_session(token_hash(token))
+        tenant = uow.tenants.get(found[1].tenant_id) if found is not None and found[1].tenant_id else None
     if found is None:
         return None
     session, admin = found
-    expired = session.expires_at <= now or session.last_seen_at + IDLE_TIMEOUT <= now
+    # A tenant administrator's session ends with their tenant (deleted or being deleted).
+    gone = admin.tenant_id is not None and (tenant is None or tenant.status is TenantStatus.DELETE_IN_PROGRESS)
+    expired = gone or session.expires_at <= now or session.last_seen_at + IDLE_TIMEOUT <= now
     # Touch at most every 30 s: one write per page view would serialize readers on SQLite.
     if expired or now - session.last_seen_at > TOUCH_EVERY:
         with ctx.uow(application_id, write=True) as uow:
