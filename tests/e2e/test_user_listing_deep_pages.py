@@ -1,7 +1,8 @@
 """Users listings far from the start, and searches: past ``DEFERRED_OFFSET`` (or for a prefix
-search, on any page) the page's ids are found first and its rows read after. The pages must be exactly the slices of the whole sorted listing, with the
-same total, for every sort, with filters on the user's own columns and on the joined identity
-provider, for a tenant's listing and the application's."""
+search, on any page) the page's ids are found first and its rows read after. The pages must be
+exactly the slices of the whole sorted listing, with the same total, for every sort, with
+filters on the user's own columns and on the joined identity provider, for a tenant's listing
+and the application's."""
 
 from __future__ import annotations
 
