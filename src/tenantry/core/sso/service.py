@@ -341,12 +341,18 @@ def sign_in_external(
     try:
         return _sign_in_once(ctx, application, tenant, provider, identity, assertion, invitation_code)
     except ConstraintViolations as error:
-        if "externalId" not in error.violations:
-            if "email" in error.violations:
-                raise SsoRefused("Another account of this identity provider already uses this email address") from error
+        if "externalId" not in error.violations and "email" not in error.violations:
             raise
     # The losing attempt rolled back whole (its replay-cache entry too), so the retry records it.
-    return _sign_in_once(ctx, application, tenant, provider, identity, assertion, None)
+    # The winner's row may trip the email index before the external-id one (PostgreSQL checks
+    # them in no promised order), so an email clash is only another account's once the retry,
+    # which finds a same-identity winner by its external id, clashes again.
+    try:
+        return _sign_in_once(ctx, application, tenant, provider, identity, assertion, None)
+    except ConstraintViolations as error:
+        if "email" in error.violations:
+            raise SsoRefused("Another account of this identity provider already uses this email address") from error
+        raise
 
 
 def verify_user(ctx: CoreContext, tenant: Tenant, provider: IdentityProvider, external_id: str) -> User:
