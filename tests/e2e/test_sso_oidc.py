@@ -9,7 +9,9 @@ by hand. Every refusal is checked to create no user and set no session cookie.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -18,6 +20,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tenantry.core.sso.model import ExternalIdentity
+from tenantry.core.sso.service import sign_in_external
 from tests.e2e._helpers import create_role
 from tests.e2e.oidc_helpers import (
     World,
@@ -483,3 +487,32 @@ def test_an_invitation_accepted_through_the_idp_cannot_be_used_again(api: Api, o
         assert_refused(sso, refused, 403, "This invitation cannot be used", before)
         assert "already been accepted" in refused.text
         assert SESSION_COOKIE not in tab.cookies
+
+
+def test_two_first_logins_at_once_make_one_user(any_api: Api, oidc_idp: OidcIdp) -> None:
+    """The same person finishing two sign-ins at the same moment (two tabs): the unique
+    (tenant, provider, externalId) constraint lets one insert win and the other finds that user,
+    whichever unique index (external id or email) the loser trips first.
+
+    Driven at the use case: concurrent requests through separate TestClient portals would share
+    the app's one httpx.AsyncClient across event loops, which a real server never does."""
+    sso = connect(any_api, oidc_idp)
+    core = any_api.services.core
+    with core.uow(any_api.application_id) as uow:
+        application = uow.applications.get(any_api.application_id)
+        tenant = uow.tenants.get(sso.tenant_id)
+        provider = uow.identity_providers.get(sso.provider["id"])
+    assert application is not None and tenant is not None and provider is not None
+    for _ in range(5):
+        sub = rand("racer-")
+        identity = ExternalIdentity(sub, f"{sub}@acme.example", True, {"givenName": "Race"}, ())
+        barrier = threading.Barrier(2)
+
+        def sign_in(_: int, identity: ExternalIdentity = identity, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            return sign_in_external(core, application, tenant, provider, identity).id
+
+        with ThreadPoolExecutor(2) as pool:
+            ids = set(pool.map(sign_in, range(2)))
+        assert len(ids) == 1
+        assert [u["id"] for u in sso.sso_users() if u["externalId"] == sub] == list(ids)
