@@ -627,7 +627,9 @@ def test_connection_to_a_real_oidc_provider(api: Api, oidc_idp: Any) -> None:
     tenant = api.create_tenant()
     doc = create(api, oidc_body(tenant["id"], protocol={"issuer": oidc_idp.issuer}))
     path = f"/tenants/{tenant['id']}/identity-providers/test-connection"
-    report = api.call("POST", path, json={"identityProviderType": "OIDC"})
+    # By id: other tests of this shared application may add application-level OIDC providers,
+    # which a lookup by type could resolve to instead.
+    report = api.call("POST", path, json={"identityProviderId": doc["id"]})
     assert report.status_code == 200, report.text
     body = report.json()
     assert body["ok"] is True and body["identityProviderId"] == doc["id"], body
