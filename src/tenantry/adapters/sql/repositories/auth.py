@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.repositories.base import Repository, aware, lookupable
@@ -132,28 +132,36 @@ def _refresh(row: Any) -> RefreshToken:
     )
 
 
+# The refresh grant's statements, built once (building one costs more than running it on SQLite).
+INSERT_REFRESH = insert(R)
+REFRESH_BY_HASH = select(R).where((R.c.token_hash == bindparam("hash")) & (R.c.application_id == bindparam("app")))
+MARK_USED = (
+    update(R)
+    .where((R.c.id == bindparam("token_id")) & R.c.used_at.is_(None) & R.c.revoked_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+
+
 class SqlRefreshTokenRepository(Repository):
     def add(self, token: RefreshToken) -> None:
-        self.write(
-            insert(R).values(
-                id=token.id,
-                token_hash=token.token_hash,
-                family_id=token.family_id,
-                application_id=self.application_id,
-                tenant_id=token.tenant_id,
-                user_id=token.user_id,
-                client_id=token.client_id,
-                session_id=token.session_id,
-                scope=token.scope,
-                auth_time=token.auth_time,
-                created_at=token.created_at,
-                expires_at=token.expires_at,
-            )
-        )
+        row = {
+            "id": token.id,
+            "token_hash": token.token_hash,
+            "family_id": token.family_id,
+            "application_id": self.application_id,
+            "tenant_id": token.tenant_id,
+            "user_id": token.user_id,
+            "client_id": token.client_id,
+            "session_id": token.session_id,
+            "scope": token.scope,
+            "auth_time": token.auth_time,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
+        self.write(INSERT_REFRESH, [row])
 
     def get_by_token_hash(self, token_hash: str) -> RefreshToken | None:
-        query = select(R).where((R.c.token_hash == token_hash) & (R.c.application_id == self.application_id))
-        row = self.connection.execute(query).first()
+        row = self.connection.execute(REFRESH_BY_HASH, {"hash": token_hash, "app": self.application_id}).first()
         return _refresh(row) if row else None
 
     def get(self, token_id: str) -> RefreshToken | None:
@@ -164,8 +172,7 @@ class SqlRefreshTokenRepository(Repository):
         return _refresh(row) if row else None
 
     def mark_used(self, token_id: str, now: datetime) -> bool:
-        live = (R.c.id == token_id) & R.c.used_at.is_(None) & R.c.revoked_at.is_(None)
-        return self.connection.execute(update(R).where(live).values(used_at=now)).rowcount == 1
+        return self.connection.execute(MARK_USED, {"token_id": token_id, "now": now}).rowcount == 1
 
     def revoke(self, token_id: str, now: datetime) -> None:
         self.connection.execute(update(R).where((R.c.id == token_id) & R.c.revoked_at.is_(None)).values(revoked_at=now))

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, or_, select
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import ROLE_LISTING
@@ -34,6 +34,14 @@ def _from_row(row: Any) -> Role:
         grants=grants,
         metadata=metadata_from(row),
     )
+
+
+ROLES_OF_USERS = (
+    select(UR.c.user_id, R)
+    .join(R, UR.c.role_id == R.c.id)
+    .where(UR.c.user_id.in_(bindparam("user_ids", expanding=True)) & (R.c.application_id == bindparam("app")))
+    .order_by(R.c.name_key)
+)
 
 
 class SqlRoleRepository(Repository):
@@ -112,13 +120,8 @@ class SqlRoleRepository(Repository):
         user_ids = [u for u in user_ids if lookupable(u)]
         if not user_ids:
             return found
-        query = (
-            select(UR.c.user_id, R)
-            .join(R, UR.c.role_id == R.c.id)
-            .where(UR.c.user_id.in_(list(user_ids)) & (R.c.application_id == self.application_id))
-            .order_by(R.c.name_key)
-        )
-        for row in self.connection.execute(query):
+        params = {"user_ids": list(user_ids), "app": self.application_id}
+        for row in self.connection.execute(ROLES_OF_USERS, params):
             found[row.user_id].append(_from_row(row))
         return found
 
