@@ -195,3 +195,34 @@ def test_add_user_and_profile_follow_the_tenants_user_schema(api: Api, app_admin
     assert (doc["phoneNumber"], doc["fullName"], doc.get("username")) == ("+14155550199", "Ann Example", None)
     bad = app_admin.post(f"{path}/profile", {"phoneNumber": "not a phone"})
     assert bad.status_code == 400 and api.call("GET", f"/users/{user_id}").json()["phoneNumber"] == "+14155550199"
+
+
+def test_add_user_under_an_enterprise_identity_provider(api: Api, app_admin: Admin, tenant: dict[str, Any]) -> None:
+    from tests.e2e.test_external_idp_workflows import add_provider
+
+    provider = add_provider(api, tenant["id"], jit=False)
+    page = app_admin.get("/dashboard/users/new", tenant=tenant["id"])
+    assert page.status_code == 200 and f'value="{provider.name}"' in page.text
+    email = rand_email()
+    base = {"tenant": tenant["id"], "email": email, "identityProvider": provider.name}
+    missing = app_admin.post("/dashboard/users/new", base)
+    assert missing.status_code == 400 and "externalId: required" in missing.text
+    unknown = app_admin.post("/dashboard/users/new", {**base, "identityProvider": "nope", "externalId": "x"})
+    assert unknown.status_code == 400
+    assert (
+        api.call("GET", f"/tenants/{tenant['id']}/users", params={"query": f'email eq "{email}"'}).json()[
+            "totalResults"
+        ]
+        == 0
+    )
+    made = app_admin.post("/dashboard/users/new", {**base, "externalId": "00u-okta-42"})
+    assert made.status_code == 303, made.text
+    users = api.call("GET", f"/tenants/{tenant['id']}/users", params={"query": f'email eq "{email}"'}).json()["items"]
+    assert [(u["identityProviderName"], u["externalId"]) for u in users] == [(provider.name, "00u-okta-42")]
+    # The SSO login's "verify user" then finds exactly this user.
+    verified = api.call(
+        "POST",
+        "/external-idp-login/verify-user",
+        json={"tenantId": tenant["id"], "identityProviderName": provider.name, "externalId": "00u-okta-42"},
+    )
+    assert verified.status_code in (200, 400), verified.text  # 400 user_not_active until the invitation is accepted

@@ -14,7 +14,7 @@ from tenantry.core.audit.model import AuditEvent
 from tenantry.core.audit.service import list_events
 from tenantry.core.auth.revocation import revoke_user_sessions
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import ConstraintViolations, InvalidRequest, TenantryError, Violation
+from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, TenantryError, Violation
 from tenantry.core.identity_providers.model import BUILT_IN_NAME, IdentityProviderType
 from tenantry.core.invitations.model import Invitation, InvitationKind
 from tenantry.core.invitations.service import (
@@ -26,6 +26,7 @@ from tenantry.core.policies.service import read_policy
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.roles.model import Role
 from tenantry.core.roles.service import assign_roles, user_roles
+from tenantry.core.sso.service import providers_for_login
 from tenantry.core.tenants.service import get_tenant
 from tenantry.core.users.model import User, UserStatus
 from tenantry.core.users.service import (
@@ -176,9 +177,29 @@ def profile_from(form: Form, required: list[str]) -> dict[str, str | None]:
 def add_user_context(core: CoreContext, signed: Signed, tenant_id: str) -> dict[str, Any]:
     tenants = tenants_in_reach(core, signed)
     roles = grantable_roles(core, signed, tenant_id) if tenant_id else []
+    # The chosen tenant is read by id: the picker lists only the first tenants of a large application.
     tenant = next((t for t in tenants if t.id == tenant_id), None)
+    if tenant is None and tenant_id:
+        try:
+            tenant = get_tenant(core, signed.principal, tenant_id)
+        except NotFound:
+            tenant = None
+        if tenant is not None and not tenant.is_usable:
+            tenant = None
     required = required_fields(core, signed, tenant.id) if tenant else []
-    return {"tenants": tenants, "tenant": tenant, "roles": roles, "fields": PROFILE_LABELS, "required": required}
+    # The built-in provider, then the tenant's enterprise providers (an SSO user is provisioned
+    # with the external id the IdP will assert: its OIDC ``sub`` or SAML NameID).
+    providers = [(BUILT_IN_NAME, "Password (built-in)")] + (
+        [(p.name, p.display_name) for p in providers_for_login(core, tenant)] if tenant else []
+    )
+    return {
+        "tenants": tenants,
+        "tenant": tenant,
+        "roles": roles,
+        "fields": PROFILE_LABELS,
+        "required": required,
+        "providers": providers,
+    }
 
 
 @router.get("/users/new", response_model=None)
@@ -197,22 +218,37 @@ def add_user(request: Request, signed: SignedDep, core: CoreDep, form: FormDep) 
     if context["tenant"] is None:
         raise not_found()
     chosen = form.getlist("roles")
+    provider = form.get("identityProvider") or BUILT_IN_NAME
+    external_id = form.get("externalId").strip()
     try:
         profile = profile_from(form, context["required"])
         if set(chosen) - {r.id for r in context["roles"]}:
             raise InvalidRequest("Choose roles from the list")
+        if provider not in {name for name, _ in context["providers"]}:
+            raise InvalidRequest("Choose an identity provider from the list")
+        if provider != BUILT_IN_NAME and not external_id:
+            raise ConstraintViolations(
+                {"externalId": [Violation("required")]},
+                "A user of an enterprise identity provider needs its external id",
+            )
         user = create_user(
             core,
             signed.principal,
             CreateUser(
                 tenant_id=tenant_id,
-                identity_provider_name=BUILT_IN_NAME,
+                identity_provider_name=provider,
                 email=form.get("email").strip(),
-                profile=profile,
+                profile={**profile, **({"externalId": external_id} if external_id else {})},
             ),
         )
     except TenantryError as error:
-        values = {"email": form.get("email"), **{k: form.get(k) for k in PROFILE_LABELS}, "invite": form.get("invite")}
+        values = {
+            "email": form.get("email"),
+            **{k: form.get(k) for k in PROFILE_LABELS},
+            "invite": form.get("invite"),
+            "identityProvider": provider,
+            "externalId": external_id,
+        }
         return render(
             request,
             "add_user.html",
