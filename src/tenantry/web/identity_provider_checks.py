@@ -25,9 +25,10 @@ from tenantry.core.identity_providers.settings import (
     provider_oidc_settings,
     provider_saml_settings,
 )
+from tenantry.protocols import saml
 from tenantry.protocols.oidc.jwks_cache import JwksCache
 from tenantry.protocols.oidc.relying_party import OidcError, OidcRelyingParty
-from tenantry.protocols.saml import SamlError, parse_idp_metadata
+from tenantry.protocols.saml.model import SamlError
 
 METADATA_TIMEOUT_SECONDS = 5.0
 MAX_METADATA_BYTES = 1024 * 1024
@@ -90,7 +91,7 @@ async def import_saml_metadata(protocol: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(url, str):
                 raise MetadataUnavailable("the metadata URL must be a string")
             data = await fetch_metadata(url)
-        idp = parse_idp_metadata(data)
+        idp = saml.parse_idp_metadata(data)
     except (MetadataUnavailable, SamlError) as error:
         raise ConstraintViolations.single(
             field_name, "invalid_metadata", f"The IdP metadata cannot be used: {error.reason}", reason=error.reason

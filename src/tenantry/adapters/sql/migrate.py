@@ -1,16 +1,22 @@
-"""Run Alembic migrations programmatically (``tenantry migrate`` and ``serve`` on start)."""
+"""Run Alembic migrations programmatically (``tenantry migrate`` and ``serve`` on start).
+
+Alembic is imported when a migration runs, not when this module is: server workers never
+migrate (``serve`` does it once before starting them) and save its memory (~9 MB each)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -19,4 +25,6 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -25,6 +24,8 @@ router = dashboard_router()
 
 def qr_data_uri(text: str) -> str:
     """A QR code of ``text`` as an SVG ``data:`` URI (the page's CSP allows ``data:`` images)."""
+    import segno  # only the TOTP set-up page draws a QR code: not loaded in every worker
+
     uri: str = segno.make(text, error="m").svg_data_uri(scale=5, border=2)
     return uri
 

@@ -35,8 +35,9 @@ from tenantry.core.sso.service import (
     take_request,
 )
 from tenantry.core.tenants.model import Tenant
+from tenantry.protocols import saml
 from tenantry.protocols.oidc.relying_party import OidcError, pkce_pair
-from tenantry.protocols.saml import SamlError, build_authn_request, sp_metadata_xml, validate_response
+from tenantry.protocols.saml.model import SamlError
 from tenantry.web.deps import ServicesDep, TenantTargetDep
 from tenantry.web.oauth.flow import NO_STORE, decode_req
 from tenantry.web.pages.login import continue_signed_in, read_form
@@ -88,7 +89,7 @@ async def start(request: Request, provider_id: str, services: ServicesDep, targe
     try:
         if provider.protocol_type is ProtocolType.SAML2:
             sp, idp = saml_parties(provider_saml_settings(provider), urls, services.saml_sp)
-            location, request_id = build_authn_request(sp, idp, relay_state=state)
+            location, request_id = saml.build_authn_request(sp, idp, relay_state=state)
             await run_in_threadpool(
                 record_request,
                 services.core,
@@ -213,7 +214,7 @@ async def saml_acs(request: Request, provider_id: str, services: ServicesDep, ta
     try:
         assertion = await run_in_threadpool(
             partial(
-                validate_response,
+                saml.validate_response,
                 sp,
                 idp,
                 form.get("SAMLResponse") or "",
@@ -297,4 +298,4 @@ async def sp_metadata(request: Request, provider_id: str, services: ServicesDep,
         return _refusal(request, "Unknown sign-in method", "This identity provider is not available here.", 404)
     urls = sso_urls(target.application, target.tenant, provider)
     sp, _ = saml_parties(provider_saml_settings(provider), urls, services.saml_sp)
-    return Response(sp_metadata_xml(sp), media_type="application/samlmetadata+xml")
+    return Response(saml.sp_metadata_xml(sp), media_type="application/samlmetadata+xml")

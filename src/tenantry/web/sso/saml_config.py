@@ -6,7 +6,7 @@ from __future__ import annotations
 from tenantry.adapters.security.saml_credentials import SpCredentials
 from tenantry.core.identity_providers.settings import SamlSettings
 from tenantry.core.identity_providers.urls import SsoUrls
-from tenantry.protocols.saml import SamlIdp, SamlSp
+from tenantry.protocols.saml.model import SamlIdp, SamlSp
 
 
 def saml_parties(settings: SamlSettings, urls: SsoUrls, credentials: SpCredentials) -> tuple[SamlSp, SamlIdp]:
