@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 from functools import cached_property
+from pathlib import Path
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt.gz")
 
 
 class Argon2Hasher:
@@ -38,13 +42,15 @@ class Argon2Hasher:
 
 
 class CommonPasswordList:
-    """The 30,000 most common passwords shipped with zxcvbn, checked case-insensitively."""
+    """The 30,000 most common passwords, checked case-insensitively. The list is zxcvbn's (MIT,
+    4.5.0), shipped as ``common_passwords.txt.gz`` so that a worker holds these words (~2 MB)
+    rather than all of zxcvbn's dictionaries (~13 MB). Regenerate it with
+    ``scripts/common-passwords.py``."""
 
     @cached_property
     def _words(self) -> frozenset[str]:
-        from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
-        return frozenset(w.lower() for w in FREQUENCY_LISTS["passwords"])
+        with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as lines:
+            return frozenset(line.strip() for line in lines if line.strip())
 
     def __contains__(self, password: object) -> bool:
         return isinstance(password, str) and password.lower() in self._words
