@@ -36,6 +36,13 @@ SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_typ
 # Hot statements are built once: building a construct per call costs more than running it.
 GET_USER = SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
 INSERT_USER = insert(U)
+_LOGIN_SCOPE = (
+    (U.c.application_id == bindparam("app"))
+    & (U.c.tenant_id == bindparam("tenant"))
+    & (U.c.identity_provider_id == bindparam("idp"))
+)
+LOGIN_BY_EMAIL = SELECT_USERS.where(_LOGIN_SCOPE & (U.c.email_key == bindparam("key")))
+LOGIN_BY_USERNAME = SELECT_USERS.where(_LOGIN_SCOPE & (U.c.username_key == bindparam("key")))
 
 
 def _from_row(row: Any) -> User:
@@ -146,18 +153,22 @@ class SqlUserRepository(Repository):
         return len(ids)
 
     def find_for_login(self, tenant_id: str, identity_provider_id: str, identifier: str) -> User | None:
+        """By email, else by username — two lookups on their unique indexes. (One query with
+        ``email_key = :k OR username_key = :k`` let SQLite's planner, once the table has
+        statistics, scan the tenant's users instead.) An email that is also someone else's
+        username is ambiguous: the email match wins."""
         if not lookupable(identifier):
             return None
-        key = identifier.lower()
-        query = self._mine().where(
-            (U.c.tenant_id == tenant_id)
-            & (U.c.identity_provider_id == identity_provider_id)
-            & ((U.c.email_key == key) | (U.c.username_key == key))
-        )
-        rows = self.connection.execute(query.limit(2)).all()
-        # An email that is also someone else's username is ambiguous: prefer the email match.
-        exact = [r for r in rows if r.email_key == key] or rows
-        return _from_row(exact[0]) if exact else None
+        params = {
+            "app": self.application_id,
+            "tenant": tenant_id,
+            "idp": identity_provider_id,
+            "key": identifier.lower(),
+        }
+        row = self.connection.execute(LOGIN_BY_EMAIL, params).first()
+        if row is None:
+            row = self.connection.execute(LOGIN_BY_USERNAME, params).first()
+        return _from_row(row) if row else None
 
     def find_by_external_id(self, tenant_id: str, identity_provider_id: str, external_id: str) -> User | None:
         if not lookupable(external_id, tenant_id, identity_provider_id):
