@@ -31,7 +31,7 @@ from tenantry.core.policies.model import EmailPolicy, PolicyKind, SignupPolicy, 
 from tenantry.core.policies.service import password_policy, resolved
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.tenants.model import Tenant
-from tenantry.core.users.model import User, UserStatus
+from tenantry.core.users.model import User, UserStatus, new_user
 from tenantry.core.users.validation import email_violations, profile_violations
 
 PENDING = InvitationStatus.PENDING_INVITE_ACCEPTANCE
@@ -380,24 +380,17 @@ def accept_new_user_invite(ctx: CoreContext, application: Application, code: str
         # An unverified (typed) email follows the policy: activation first, or verification later.
         activation_first = link and signup.verification is not Verification.EMAIL_VERIFICATION
         status = UserStatus.PENDING_INVITE_ACTIVATION if activation_first else UserStatus.ACTIVE
-        user = User(
-            id=new_id(),
+        user = new_user(
             application_id=application.id,
             tenant_id=tenant.id,
-            identity_provider_id=provider.id,
-            identity_provider_name=provider.name,
-            identity_provider_type=provider.type.value,
+            provider=provider,
             email=email,
             email_verified=verified,
             status=status,
-            profile={k: v for k, v in form.profile.items() if v},
-            public_metadata={},
-            restricted_metadata={},
+            profile=dict(form.profile),
+            now=now,
             password_hash=password_hash,
-            metadata=EntityMetadata.new(now),
         )
-        if status is UserStatus.ACTIVE:
-            user.metadata.activation_time = now
         if verified:
             user.metadata.last_verification_time = now
         target = InvitationStatus.PENDING_EMAIL_VERIFICATION if link else InvitationStatus.COMPLETED

@@ -25,13 +25,13 @@ from tenantry.core.identity_providers.model import IdentityProvider, IdentityPro
 from tenantry.core.ids import new_id
 from tenantry.core.invitations.model import InvitationKind, InvitationStatus, InvitationType
 from tenantry.core.invitations.service import InvitationUnusable, open_invitation
-from tenantry.core.model import EntityMetadata, JsonObject
+from tenantry.core.model import JsonObject
 from tenantry.core.policies.model import PolicyKind, RoleAssignmentPolicy, SsoEmailVerification, SsoLoginPolicy
 from tenantry.core.policies.service import resolved
 from tenantry.core.ports import UnitOfWork
 from tenantry.core.sso.model import ExternalIdentity, SsoRequest
 from tenantry.core.tenants.model import Tenant
-from tenantry.core.users.model import User, UserStatus
+from tenantry.core.users.model import User, UserStatus, new_user
 
 SSO_REQUEST_SECONDS = 600
 PENDING = InvitationStatus.PENDING_INVITE_ACCEPTANCE.value
@@ -61,11 +61,7 @@ def providers_for_login(ctx: CoreContext, tenant: Tenant) -> list[IdentityProvid
         visible = [p for p in uow.identity_providers.visible_to_tenant(tenant.id) if p.is_external]
         override = uow.identity_providers.override_toggle(tenant.id) is IdentityProviderStatus.ENABLED
     own_types = {p.type for p in visible if p.tenant_id == tenant.id}
-    return [
-        p
-        for p in visible
-        if p.is_enabled and (p.tenant_id is not None or not (override and p.type in own_types))
-    ]
+    return [p for p in visible if p.is_enabled and (p.tenant_id is not None or not (override and p.type in own_types))]
 
 
 def provider_for_sign_in(ctx: CoreContext, tenant: Tenant, provider_id: str) -> IdentityProvider:
@@ -200,23 +196,16 @@ def _new_user(
 ) -> User:
     if identity.email is None:
         raise SsoRefused("The identity provider did not send an email address for this user")
-    user = User(
-        id=new_id(),
+    user = new_user(
         application_id=application.id,
         tenant_id=tenant.id,
-        identity_provider_id=provider.id,
-        identity_provider_name=provider.name,
-        identity_provider_type=provider.type.value,
+        provider=provider,
         email=identity.email,
         email_verified=identity.email_verified,
         status=UserStatus.ACTIVE,
         profile={**identity.profile, "externalId": identity.external_id},
-        public_metadata={},
-        restricted_metadata={},
-        password_hash=None,
-        metadata=EntityMetadata.new(now),
+        now=now,
     )
-    user.metadata.activation_time = now
     if identity.email_verified:
         user.metadata.last_verification_time = now
     return user

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from tenantry.core.ids import new_id
 from tenantry.core.model import EntityMetadata, JsonObject
+
+if TYPE_CHECKING:
+    from tenantry.core.identity_providers.model import IdentityProvider
 
 
 class UserStatus(StrEnum):
@@ -80,3 +85,41 @@ class User:
         elif status is UserStatus.INACTIVE:
             self.metadata.deactivation_time = now
         self.status = status
+
+
+def new_user(
+    *,
+    application_id: str,
+    tenant_id: str,
+    provider: IdentityProvider,
+    email: str,
+    email_verified: bool,
+    status: UserStatus,
+    profile: dict[str, str | None],
+    now: datetime,
+    password_hash: str | None = None,
+    public_metadata: JsonObject | None = None,
+    restricted_metadata: JsonObject | None = None,
+) -> User:
+    """A user as every onboarding path creates one (an API call, signup, an invitation, a JIT
+    login): a new id, the provider's identity, the profile without blanks, and the activation
+    time when the user starts ``ACTIVE``."""
+    user = User(
+        id=new_id(),
+        application_id=application_id,
+        tenant_id=tenant_id,
+        identity_provider_id=provider.id,
+        identity_provider_name=provider.name,
+        identity_provider_type=provider.type.value,
+        email=email,
+        email_verified=email_verified,
+        status=status,
+        profile={k: v for k, v in profile.items() if v},
+        public_metadata=dict(public_metadata or {}),
+        restricted_metadata=dict(restricted_metadata or {}),
+        password_hash=password_hash,
+        metadata=EntityMetadata.new(now),
+    )
+    if status is UserStatus.ACTIVE:
+        user.metadata.activation_time = now
+    return user

@@ -10,13 +10,12 @@ from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, Violation
-from tenantry.core.ids import new_id
 from tenantry.core.metadata_rules import metadata_violations
-from tenantry.core.model import EntityMetadata, JsonObject
+from tenantry.core.model import JsonObject
 from tenantry.core.policies.service import password_policy
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.tenants.model import Tenant
-from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus
+from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus, new_user
 from tenantry.core.users.validation import email_violations, profile_violations
 
 CREATE_STATUSES = (UserStatus.PROVISIONED, UserStatus.ACTIVE)
@@ -89,24 +88,19 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
             raise ConstraintViolations.single(
                 "password", "invalid_value", "Only users of the built-in identity provider have passwords"
             )
-        user = User(
-            id=new_id(),
+        user = new_user(
             application_id=actor.application_id,
             tenant_id=cmd.tenant_id,
-            identity_provider_id=provider.id,
-            identity_provider_name=provider.name,
-            identity_provider_type=provider.type.value,
+            provider=provider,
             email=cmd.email,
             email_verified=cmd.email_verified,
             status=cmd.status,
-            profile={k: v for k, v in cmd.profile.items() if v is not None},
-            public_metadata=dict(cmd.public_metadata),
-            restricted_metadata=dict(cmd.restricted_metadata),
+            profile=dict(cmd.profile),
+            now=now,
             password_hash=password_hash,
-            metadata=EntityMetadata.new(now),
+            public_metadata=cmd.public_metadata,
+            restricted_metadata=cmd.restricted_metadata,
         )
-        if cmd.status is UserStatus.ACTIVE:
-            user.metadata.activation_time = now
         uow.users.add(user)
         record(
             uow,
