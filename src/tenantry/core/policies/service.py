@@ -8,7 +8,7 @@ from typing import Any
 
 from tenantry.core.access import Principal, require
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import NotFound
+from tenantry.core.errors import ConstraintViolations, NotFound, Violation
 from tenantry.core.policies.model import (
     POLICY_TYPES,
     PasswordPolicySettings,
@@ -64,12 +64,33 @@ def set_policy(
                 raise NotFound("tenant", tenant_id)
         else:
             require(actor, "application:update", tenant_id=None)
+        if kind is PolicyKind.ROLE_ASSIGNMENT:
+            _check_role_names(uow, actor.application_id, tenant_id, settings)
         current = uow.policies.get(kind.value, tenant_id) or {}
         merged = {**current, **settings}
         uow.policies.put(kind.value, tenant_id, {k: v for k, v in merged.items() if v is not None})
         result = to_json(resolved(uow, kind, tenant_id))
         uow.commit()
     return result
+
+
+def _check_role_names(
+    uow: UnitOfWork, application_id: str, tenant_id: str | None, settings: Mapping[str, Any]
+) -> None:
+    """Role-assignment policies name roles; a name no role has would silently give new users
+    nothing, so it is refused when the policy is saved (a tenant may name its own roles)."""
+    application = uow.applications.get(application_id)
+    prefix = f"app:{application.name}:" if application is not None else ""
+    violations: dict[str, list[Violation]] = {}
+    for field, names in settings.items():
+        for name in names or ():
+            role = uow.roles.get_by_name(name if ":" in name else prefix + name)
+            if role is None or role.tenant_id not in (None, tenant_id):
+                head, *rest = field.split("_")
+                wire = head + "".join(part.title() for part in rest)
+                violations.setdefault(wire, []).append(Violation("role_not_found", {"name": name[:100]}))
+    if violations:
+        raise ConstraintViolations(violations, "The policy names roles that do not exist")
 
 
 def read_settings(ctx: CoreContext, actor: Principal, kind: PolicyKind, tenant_id: str | None) -> dict[str, Any]:
