@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -44,12 +43,12 @@ from tenantry.web.dashboard.rendering import (
     SignedDep,
     error_text,
     not_found,
+    read_checked_form,
     redirect,
     render,
 )
 from tenantry.web.deps import CoreDep
 from tenantry.web.identity_provider_checks import ConnectionReport, import_saml_metadata, test_connection
-from tenantry.web.pages.rendering import CSRF_FIELD, CsrfFailure, check_csrf
 
 router = dashboard_router()
 BASE = "/dashboard/identity-providers"
@@ -76,21 +75,8 @@ NOTICES = {
 
 
 async def idp_form(request: Request) -> Form:
-    """The posted form (up to 1 MB, for pasted metadata), refused (403) without the CSRF token."""
-    pairs: list[tuple[str, str]] = []
-    if request.headers.get("content-type", "").split(";")[0].strip() == "application/x-www-form-urlencoded":
-        raw = await request.body()
-        if len(raw) <= MAX_FORM_BYTES:
-            try:
-                pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=500)
-            except (UnicodeDecodeError, ValueError):
-                pairs = []
-    form = Form(pairs)
-    try:
-        check_csrf(request, {CSRF_FIELD: form.get(CSRF_FIELD)})
-    except CsrfFailure as error:
-        raise DashboardError(403, "Please try again", error.message) from None
-    return form
+    """The posted form, up to 1 MB for pasted metadata, refused (403) without the CSRF token."""
+    return await read_checked_form(request, max_bytes=MAX_FORM_BYTES, max_fields=500)
 
 
 IdpFormDep = Annotated[Form, Depends(idp_form)]

@@ -68,14 +68,14 @@ class Form:
         return [v for k, v in self.pairs if k == name]
 
 
-async def checked_form(request: Request) -> Form:
+async def read_checked_form(request: Request, *, max_bytes: int = MAX_FORM_BYTES, max_fields: int = 300) -> Form:
     """The posted form, refused (403) unless its CSRF token matches the browser's cookie."""
     pairs: list[tuple[str, str]] = []
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/x-www-form-urlencoded":
         raw = await request.body()
-        if len(raw) <= MAX_FORM_BYTES:
+        if len(raw) <= max_bytes:
             try:
-                pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=300)
+                pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
             except (UnicodeDecodeError, ValueError):
                 pairs = []
     form = Form(pairs)
@@ -84,6 +84,10 @@ async def checked_form(request: Request) -> Form:
     except CsrfFailure as error:
         raise DashboardError(403, "Please try again", error.message) from None
     return form
+
+
+async def checked_form(request: Request) -> Form:
+    return await read_checked_form(request)
 
 
 def signed_in(request: Request, application: ApplicationDep, core: CoreDep) -> Signed:
