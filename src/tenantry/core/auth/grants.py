@@ -127,11 +127,18 @@ def _new_refresh(
     return token
 
 
-def _grant(
-    uow: UnitOfWork, ctx: CoreContext, client: Client, stored: AuthorizationCode | RefreshToken, *, nonce: str | None
+def _successor(
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    client: Client,
+    stored: AuthorizationCode | RefreshToken,
+    user: User,
+    tenant: Tenant,
+    roles: list[Role],
+    *,
+    nonce: str | None,
 ) -> Grant:
     """A fresh refresh token in the grant's family, and what the token endpoint needs."""
-    user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
     auth_time = int(stored.auth_time.timestamp())
     refresh_token = _new_refresh(
         uow,
@@ -143,11 +150,18 @@ def _grant(
         session_id=stored.session_id,
         auth_time_epoch=auth_time,
     )
-    roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
     scope = tuple(stored.scope.split())
     return Grant(
         user, tenant, roles, client.id, scope, nonce, auth_time, stored.family_id, refresh_token, stored.session_id
     )
+
+
+def _grant(
+    uow: UnitOfWork, ctx: CoreContext, client: Client, stored: AuthorizationCode | RefreshToken, *, nonce: str | None
+) -> Grant:
+    user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
+    roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
+    return _successor(uow, ctx, client, stored, user, tenant, roles, nonce=nonce)
 
 
 def exchange_code(
@@ -189,32 +203,18 @@ def refresh(ctx: CoreContext, client: Client, token: str) -> Grant:
             raise InvalidGrant("Unknown refresh token")
         if stored.revoked_at is not None or stored.expires_at <= now:
             raise InvalidGrant("The refresh token is expired or revoked")
-        if stored.used_at is not None:
-            user = tenant = None
-        else:
+        reused = stored.used_at is not None
+        if not reused:
             user, tenant = _active_user_and_tenant(uow, stored.user_id, stored.tenant_id)
             roles = uow.roles.roles_of_users([user.id]).get(user.id, [])
     with ctx.uow(client.application_id, write=True) as uow:
-        if user is None or tenant is None or not uow.refresh_tokens.mark_used(stored.id, now):
+        if reused or not uow.refresh_tokens.mark_used(stored.id, now):
             uow.refresh_tokens.revoke_family(stored.family_id, now)
             uow.commit()
             raise InvalidGrant("The refresh token was already used or revoked; its family is revoked")
-        auth_time = int(stored.auth_time.timestamp())
-        refresh_token = _new_refresh(
-            uow,
-            ctx,
-            user=user,
-            client_id=client.id,
-            scope=stored.scope,
-            family_id=stored.family_id,
-            session_id=stored.session_id,
-            auth_time_epoch=auth_time,
-        )
+        grant = _successor(uow, ctx, client, stored, user, tenant, roles, nonce=None)
         uow.commit()
-    scope = tuple(stored.scope.split())
-    return Grant(
-        user, tenant, roles, client.id, scope, None, auth_time, stored.family_id, refresh_token, stored.session_id
-    )
+    return grant
 
 
 def revoke_refresh_token(ctx: CoreContext, client: Client, token: str) -> None:
