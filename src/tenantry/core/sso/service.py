@@ -20,7 +20,7 @@ from tenantry.core.audit.service import record
 from tenantry.core.auth.emails import VERIFICATION, send_code
 from tenantry.core.auth.model import token_hash
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import ConstraintViolations, InvalidState, NotFound, TenantryError
+from tenantry.core.errors import ConstraintViolations, InvalidState, NotFound, TenantryError, Violation
 from tenantry.core.identity_providers.model import IdentityProvider, IdentityProviderStatus
 from tenantry.core.ids import new_id
 from tenantry.core.invitations.model import InvitationKind, InvitationStatus, InvitationType
@@ -32,6 +32,7 @@ from tenantry.core.ports import UnitOfWork
 from tenantry.core.sso.model import ExternalIdentity, SsoRequest
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User, UserStatus, new_user
+from tenantry.core.users.validation import email_violations, profile_violations
 
 SSO_REQUEST_SECONDS = 600
 PENDING = InvitationStatus.PENDING_INVITE_ACCEPTANCE.value
@@ -390,11 +391,24 @@ class JitDisabled(InvalidState):
         )
 
 
+def _check_identity(identity: ExternalIdentity) -> None:
+    """What a caller-supplied identity must satisfy (an IdP's answer goes through ``mapping``)."""
+    violations = profile_violations(identity.profile)
+    if found := email_violations(identity.email or ""):
+        violations["email"] = found
+    if any(len(g) > 500 or not g.strip() for g in identity.groups):
+        violations["groups"] = [Violation("invalid_value")]
+    if violations:
+        raise ConstraintViolations(violations)
+
+
 def provision_external_user(
     ctx: CoreContext, actor: Principal, tenant_id: str, provider_name: str, identity: ExternalIdentity
 ) -> tuple[User, bool]:
     """``POST /api/v1/external-idp-login/provision-user``: what a JIT login does, for self-hosted
     SSO pages that validated the IdP's answer themselves. ``(user, created)``."""
+    _check_identity(identity)
+    identity = replace(identity, groups=tuple(dict.fromkeys(g.strip() for g in identity.groups)))
     application, tenant, provider = _workflow_target(ctx, actor, tenant_id, provider_name)
     if not provider.jit_provisioning_enabled:
         raise JitDisabled()

@@ -10,11 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from tenantry.core.errors import ConstraintViolations, Violation
 from tenantry.core.sso.mapping import PROFILE_FIELDS
 from tenantry.core.sso.model import ExternalIdentity
 from tenantry.core.sso.service import provision_external_user, verify_external_user
-from tenantry.core.users.validation import email_violations, profile_violations
 from tenantry.web.api.representations import user_json
 from tenantry.web.api.schemas import Body
 from tenantry.web.deps import CoreDep, PrincipalDep
@@ -50,19 +48,12 @@ def provision_user(
     body: ProvisionExternalUserBody, core: CoreDep, actor: PrincipalDep, response: Response
 ) -> dict[str, Any]:
     profile = {name: getattr(body, name) for name in PROFILE_FIELDS if getattr(body, name) is not None}
-    violations = profile_violations(profile)
-    if found := email_violations(body.email):
-        violations["email"] = found
-    if any(len(g) > 500 or not g.strip() for g in body.groups):
-        violations["groups"] = [Violation("invalid_value")]
-    if violations:
-        raise ConstraintViolations(violations)
     identity = ExternalIdentity(
         external_id=body.externalId,
         email=body.email,
         email_verified=body.emailVerified,
         profile=profile,
-        groups=tuple(dict.fromkeys(g.strip() for g in body.groups)),
+        groups=tuple(body.groups),
     )
     user, created = provision_external_user(core, actor, body.tenantId, body.identityProviderName, identity)
     response.status_code = 201 if created else 200
