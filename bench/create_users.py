@@ -265,6 +265,7 @@ def api_run(
             concurrency=clients,
             expect_status=201,
             headers={"Authorization": f"Bearer {token}"},
+            server=server,
         )
 
     # Warm-up: connections, caches (host → application, token → principal) in every worker.
@@ -451,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.users} users per measurement; C = {args.clients} concurrent API clients / direct threads; "
         "ratio = API users/s ÷ direct users/s (1 thread, one transaction per user); aim ≥ 0.5.",
         NO_PASSWORD_NOTE,
-        "CPU ms/user: CPU time of the server's process tree / of the load generator (httpx, asyncio, this "
+        "CPU ms/user: CPU time of the server's process tree / of the load generator (lean asyncio HTTP/1.1 client, this "
         "process) / of the PostgreSQL backends, per user created. host CPU %: whole machine during the API run "
         f"({CPUS} CPUs = 100%); other CPU %: processes outside the benchmark (noise).",
         *warnings,

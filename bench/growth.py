@@ -9,7 +9,7 @@ Tenantry never runs it there, and with its statistics the login lookup scans the
 Then, for each worker count, a fresh ``tenantry serve --workers W`` and
 
 * **Create User**: ``--creates`` users through ``POST /api/v1/users`` into that tenant from
-  ``--clients`` keep-alive clients (httpx), every answer must be 201 (``create_users.py``'s API
+  ``--clients`` keep-alive clients (lean asyncio HTTP/1.1), every answer must be 201 (``create_users.py``'s API
   run, without the direct-write baselines);
 * **logins**: complete password logins (``login.py``: authorize → login page → POST /login →
   token) for ``--seconds`` by ``--clients`` clients, each signing in as its own user of that
@@ -193,10 +193,10 @@ class Tenant:
 def create_run(server: Server, token: str, tenant: Tenant, creates: int, clients: int) -> dict[str, Any]:
     make = user_request(tenant.id)
     headers = {"Authorization": f"Bearer {token}"}
-    run_load(server.base_url, make, total=max(4 * clients, 40), concurrency=clients, expect_status=201, headers=headers)
+    run_load(server.base_url, make, total=max(4 * clients, 40), concurrency=clients, expect_status=201, headers=headers, server=server)
     meter = CpuMeter(server=server.processes)
     with server.sample_rss() as rss, meter:
-        load = run_load(server.base_url, make, total=creates, concurrency=clients, expect_status=201, headers=headers)
+        load = run_load(server.base_url, make, total=creates, concurrency=clients, expect_status=201, headers=headers, server=server)
     for sample in load.samples:
         console.print(f"    [red]create error[/red] {sample}")
     return {
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "users in tenant: seeded ACTIVE users in the one tenant the requests go to (plus the benchmark's own);"
         " W = tenantry serve --workers; x smallest: the figure ÷ the same figure at the smallest size (same W);"
         " x 1 worker: ÷ the same figure with 1 worker (same size).",
-        f"Create User: {args.creates} POST /api/v1/users (no password) from {args.clients} httpx clients, every"
+        f"Create User: {args.creates} POST /api/v1/users (no password) from {args.clients} keep-alive clients, every"
         f" answer 201; logins: complete hosted logins for {args.seconds:g} s from {args.clients} clients, argon2id"
         f" {PARAMS['tenantry'].short}, rate limits raised (TENANTRY_RATE_LIMITS='{json.dumps(RATE_LIMITS)}').",
         "server CPU ms: the server's process tree per created user / per complete login.",

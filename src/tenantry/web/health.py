@@ -9,8 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tenantry.web.deps import ServicesDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=OneHopRoute, tags=["operations"])
 
 
 @router.get("/health", responses={503: {"description": "The database is unreachable"}})

@@ -9,14 +9,44 @@ WAL, never wait for writers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.pool import QueuePool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection unused for this long is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling, but only for connections that sat idle: a connection used
+    less than ``PING_AFTER_IDLE_SECONDS`` ago is handed out as it is. (``pool_pre_ping`` pings on
+    every checkout: a round trip per transaction, a seventh of Create User's.) A connection that
+    broke while busy fails its statement instead; SQLAlchemy then sees the disconnect and
+    invalidates the whole pool, so the requests after it get fresh connections — the error
+    handler answers that one request 503 with Retry-After."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            # A ping outside a transaction leaves the driver in one (psycopg is not autocommit).
+            dbapi_connection.rollback()
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError(str(error)) from error
 
 
 class Database:
@@ -27,7 +57,8 @@ class Database:
             self.write_engine = self._sqlite_engine(url, pool_size=1, echo=echo)
             self.read_engine = self._sqlite_engine(url, pool_size=pool_size, echo=echo)
         else:
-            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
+            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, echo=echo)
+            _ping_when_idle(engine)
             self.write_engine = self.read_engine = engine
 
     @staticmethod
@@ -57,11 +88,6 @@ class Database:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            mode = "IMMEDIATE" if connection.info.get("write") else "DEFERRED"
-            connection.exec_driver_sql(f"BEGIN {mode}")
-
         return engine
 
     @contextmanager
@@ -69,8 +95,15 @@ class Database:
         """A connection inside a transaction; the caller commits, anything else rolls back."""
         engine = self.write_engine if write else self.read_engine
         with engine.connect() as connection:
-            connection.info["write"] = write
             connection.begin()
+            if self.is_sqlite:
+                # The driver runs in autocommit mode (``isolation_level = None``), so the BEGIN is
+                # ours, sent straight to it. (An engine "begin" event listener would do the same,
+                # but any engine-level listener makes SQLAlchemy join event dispatchers on every
+                # connection: it cost more than the statement.)
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                driver.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
             try:
                 yield connection
             finally:

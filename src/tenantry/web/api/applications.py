@@ -13,8 +13,9 @@ from tenantry.core.policies.service import read_policy, set_policy
 from tenantry.web.api.representations import application_json
 from tenantry.web.api.schemas import UpdateApplicationBody
 from tenantry.web.deps import CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["applications", "policies"])
+router = APIRouter(route_class=OneHopRoute, tags=["applications", "policies"])
 POLICY_PATHS = {
     "signup-policies": PolicyKind.SIGNUP,
     "user-schemas": PolicyKind.USER_SCHEMA,

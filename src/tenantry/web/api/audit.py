@@ -13,8 +13,9 @@ from tenantry.protocols.query import SortKey
 from tenantry.web.api.listing import ListParams, envelope, list_params
 from tenantry.web.api.representations import iso
 from tenantry.web.deps import ApplicationDep, CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=OneHopRoute, tags=["audit"])
 AuditList = Annotated[ListParams, Depends(list_params(AUDIT_LISTING.attributes))]
 
 

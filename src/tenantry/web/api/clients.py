@@ -12,8 +12,9 @@ from tenantry.web.api.listing import ListParams, envelope, list_params
 from tenantry.web.api.representations import client_json
 from tenantry.web.api.schemas import CreateClientBody
 from tenantry.web.deps import CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["clients"])
+router = APIRouter(route_class=OneHopRoute, tags=["clients"])
 ClientList = Annotated[ListParams, Depends(list_params(CLIENT_LISTING.attributes))]
 
 

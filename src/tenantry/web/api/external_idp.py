@@ -16,8 +16,9 @@ from tenantry.core.sso.service import provision_external_user, verify_external_u
 from tenantry.web.api.representations import user_json
 from tenantry.web.api.schemas import Body
 from tenantry.web.deps import CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(prefix="/external-idp-login", tags=["workflows"])
+router = APIRouter(route_class=OneHopRoute, prefix="/external-idp-login", tags=["workflows"])
 
 
 class ExternalUserBody(Body):

@@ -19,8 +19,9 @@ from tenantry.web.api.listing import ListParams, envelope, list_params
 from tenantry.web.api.schemas import Body
 from tenantry.web.deps import ApplicationDep, CoreDep, PrincipalDep
 from tenantry.web.identity_provider_checks import import_saml_metadata, test_connection
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["identity providers"])
+router = APIRouter(route_class=OneHopRoute, tags=["identity providers"])
 ProviderList = Annotated[ListParams, Depends(list_params(IDP_ATTRIBUTES))]
 FieldsParam = Annotated[str | None, Query(description="comma-separated field paths")]
 

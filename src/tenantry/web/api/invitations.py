@@ -27,8 +27,9 @@ from tenantry.web.api.schemas import (
     InviteNewUserBody,
 )
 from tenantry.web.deps import ApplicationDep, CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["invitations"])
+router = APIRouter(route_class=OneHopRoute, tags=["invitations"])
 InvitationList = Annotated[ListParams, Depends(list_params(INVITATION_LISTING.attributes))]
 
 

@@ -12,8 +12,9 @@ from tenantry.web.api.listing import ListParams, envelope, list_params
 from tenantry.web.api.representations import role_json
 from tenantry.web.api.schemas import CreateRoleBody, RoleIdsBody, UserIdsBody
 from tenantry.web.deps import CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["roles"])
+router = APIRouter(route_class=OneHopRoute, tags=["roles"])
 RoleList = Annotated[ListParams, Depends(list_params(ROLE_LISTING.attributes))]
 
 

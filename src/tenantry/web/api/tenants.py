@@ -14,8 +14,9 @@ from tenantry.web.api.listing import ListParams, envelope, list_params
 from tenantry.web.api.representations import application_json, tenant_json
 from tenantry.web.api.schemas import CreateTenantBody, UpdateTenantBody
 from tenantry.web.deps import ApplicationDep, CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["tenants"])
+router = APIRouter(route_class=OneHopRoute, tags=["tenants"])
 TenantList = Annotated[ListParams, Depends(list_params(TENANT_LISTING.attributes))]
 FieldsParam = Annotated[str | None, Query(description="comma-separated field paths")]
 

@@ -14,8 +14,9 @@ from tenantry.web.api.listing import ListParams, envelope, list_params
 from tenantry.web.api.representations import user_json
 from tenantry.web.api.schemas import CreateUserBody, UpdateUserBody
 from tenantry.web.deps import CoreDep, PrincipalDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["users"])
+router = APIRouter(route_class=OneHopRoute, tags=["users"])
 UserList = Annotated[ListParams, Depends(list_params(USER_LISTING.attributes))]
 FieldsParam = Annotated[str | None, Query(description="comma-separated field paths")]
 

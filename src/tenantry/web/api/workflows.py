@@ -29,8 +29,9 @@ from tenantry.web.api.schemas import (
 from tenantry.web.deps import ApplicationDep, CoreDep, PrincipalDep, ServicesDep
 from tenantry.web.pages.login import tenant_login_url
 from tenantry.web.pages.signup import landing_url
+from tenantry.web.routing import OneHopRoute
 
-api = APIRouter(tags=["workflows"])
+api = APIRouter(route_class=OneHopRoute, tags=["workflows"])
 # Signup is self-service: an externalId is for administrators (``user:manage-external-id``).
 SIGNUP_PROFILE_FIELDS = frozenset(PROFILE_FIELDS) - {"externalId"}
 
@@ -228,7 +229,7 @@ def revoke_refresh_token(
     return _no_content()
 
 
-router = APIRouter()
+router = APIRouter(route_class=OneHopRoute)
 router.include_router(api, prefix="/api/v1")
 router.add_api_route(
     "/users/{user_id}/refresh-tokens/revoke",

@@ -17,6 +17,7 @@ from tenantry.core.roles.service import list_tenant_roles
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.tenants.service import get_tenant, list_tenants
 from tenantry.web.dashboard.rendering import Signed, not_found
+from tenantry.web.routing import OneHopRoute
 
 PAGE_SIZE = 25
 R = TypeVar("R")
@@ -44,7 +45,7 @@ NOTICES = {
 
 
 def dashboard_router() -> APIRouter:
-    return APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+    return APIRouter(route_class=OneHopRoute, prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
 
 def notice(request: Request) -> str | None:

@@ -20,8 +20,9 @@ from tenantry.adapters.mail.memory import LINK, CapturedMail, LogTransport
 from tenantry.bootstrap import Services
 from tenantry.settings import Settings
 from tenantry.web.deps import ServicesDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(prefix="/dev", tags=["development"], include_in_schema=False)
+router = APIRouter(route_class=OneHopRoute, prefix="/dev", tags=["development"], include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store"}
 
 PAGE = Environment(autoescape=True, undefined=StrictUndefined).from_string(

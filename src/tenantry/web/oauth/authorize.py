@@ -29,8 +29,9 @@ from tenantry.web.oauth.flow import (
 )
 from tenantry.web.pages.login import sso_start_path
 from tenantry.web.pages.rendering import error_page
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["oauth2"])
+router = APIRouter(route_class=OneHopRoute, tags=["oauth2"])
 
 
 @router.get("/api/v1/oauth2/authorize", response_model=None)

@@ -16,8 +16,9 @@ from tenantry.protocols.oauth2.authorize import SUPPORTED_SCOPES
 from tenantry.web.deps import ApplicationDep, ServicesDep, TargetDep
 from tenantry.web.oauth.flow import interactive_client
 from tenantry.web.oauth.token import SUPPORTED_GRANTS
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["oauth2"])
+router = APIRouter(route_class=OneHopRoute, tags=["oauth2"])
 
 
 @router.get("/api/v1/oauth2/jwks")

@@ -28,8 +28,9 @@ from tenantry.protocols.oauth2.pkce import s256_matches
 from tenantry.protocols.oauth2.tokens import IssuedToken, client_credentials_claims
 from tenantry.protocols.oidc.claims import access_token_claims, id_token_claims
 from tenantry.web.deps import ApplicationDep, ServicesDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["oauth2"])
+router = APIRouter(route_class=OneHopRoute, tags=["oauth2"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 SUPPORTED_GRANTS = ("client_credentials", "authorization_code", "refresh_token")
 

@@ -14,8 +14,9 @@ from tenantry.core.errors import Unauthenticated
 from tenantry.core.users.model import UserStatus
 from tenantry.protocols.oidc.claims import scoped_claims
 from tenantry.web.deps import ApplicationDep, ServicesDep
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["oauth2"])
+router = APIRouter(route_class=OneHopRoute, tags=["oauth2"])
 
 
 @router.get("/api/v1/oauth2/userinfo")

@@ -21,8 +21,9 @@ from tenantry.web.oauth.flow import NO_STORE, set_session_cookie
 from tenantry.web.pages.login import read_form, sso_start_path
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page
 from tenantry.web.pages.signup import FIELD_LABELS, VIOLATION_TEXT, landing_url, schema_fields
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["hosted pages"], include_in_schema=False)
+router = APIRouter(route_class=OneHopRoute, tags=["hosted pages"], include_in_schema=False)
 PATHS = {InvitationKind.NEW_USER: "/accept-invite", InvitationKind.EXISTING_USER: "/accept-existing-invite"}
 
 

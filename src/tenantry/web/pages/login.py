@@ -34,8 +34,9 @@ from tenantry.web.oauth.flow import (
 )
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page, too_many_requests
 from tenantry.web.ratelimit import RateLimits, client_ip
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["hosted pages"], include_in_schema=False)
+router = APIRouter(route_class=OneHopRoute, tags=["hosted pages"], include_in_schema=False)
 MAX_FORM_BYTES = 16_384
 
 

@@ -28,8 +28,9 @@ from tenantry.web.oauth.flow import NO_STORE, set_session_cookie
 from tenantry.web.pages.login import read_form, tenant_login_url
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page, too_many_requests
 from tenantry.web.ratelimit import RateLimits, client_ip
+from tenantry.web.routing import OneHopRoute
 
-router = APIRouter(tags=["hosted pages"], include_in_schema=False)
+router = APIRouter(route_class=OneHopRoute, tags=["hosted pages"], include_in_schema=False)
 FIELD_LABELS = {
     "givenName": ("First name", "text"),
     "familyName": ("Last name", "text"),

@@ -43,9 +43,10 @@ from tenantry.web.oauth.flow import NO_STORE, decode_req
 from tenantry.web.pages.login import continue_signed_in, read_form
 from tenantry.web.pages.rendering import error_page
 from tenantry.web.pages.signup import landing_url
+from tenantry.web.routing import OneHopRoute
 from tenantry.web.sso.saml_config import saml_parties
 
-router = APIRouter(tags=["enterprise sso"], include_in_schema=False)
+router = APIRouter(route_class=OneHopRoute, tags=["enterprise sso"], include_in_schema=False)
 BROWSER_COOKIE = "tenantry_sso"
 MAX_SAML_FORM_BYTES = 512 * 1024
 SIGN_IN_AGAIN = "Go back to the application and sign in again."
