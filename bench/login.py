@@ -501,7 +501,9 @@ def measure(server: Server, world: LoginWorld, seconds: float) -> tuple[Tally, C
 def profile_run(server: Server, world: LoginWorld, seconds: float, name: str) -> dict[str, Any] | None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"login-{name}.pyspy.txt"
-    with server.py_spy(path) as recorded:
+    # Every running thread, not only the GIL holder: most of a login's work runs in worker
+    # threads (the page, POST /login, the token grant), which --gil sampling undercounts.
+    with server.py_spy(path, gil=False) as recorded:
         run_logins(world, seconds, server)
     if recorded is None or not recorded.exists():
         return None

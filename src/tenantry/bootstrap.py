@@ -72,6 +72,7 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
+            concurrency=settings.hash_concurrency,
         ),
         common_passwords=CommonPasswordList(),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from datetime import timedelta
@@ -206,6 +207,11 @@ def serve(
     _services().close()
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("--tls-cert and --tls-key go together")
+    if settings.hash_concurrency is None:
+        # The workers share the CPUs: each hashes on its share of them (more hashes at once
+        # than cores only thrash the caches; measured: 29.6 vs 26.1 ms CPU per login, 2 workers).
+        cpus = len(os.sched_getaffinity(0))
+        os.environ["TENANTRY_HASH_CONCURRENCY"] = str(max(1, cpus // workers))
     uvicorn.run(
         "tenantry.asgi:create",
         factory=True,

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(19456, ge=1024)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
+    # Hashes one process runs at once; unset: the CPUs this process may use, divided by the
+    # ``serve --workers`` count (``serve`` passes it on as TENANTRY_HASH_CONCURRENCY).
+    hash_concurrency: int | None = Field(None, ge=1)
     password_min_length: int = Field(8, ge=6, le=128)
 
     max_body_bytes: int = Field(1_048_576, ge=1024)

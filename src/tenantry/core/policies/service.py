@@ -74,9 +74,7 @@ def set_policy(
     return result
 
 
-def _check_role_names(
-    uow: UnitOfWork, application_id: str, tenant_id: str | None, settings: Mapping[str, Any]
-) -> None:
+def _check_role_names(uow: UnitOfWork, application_id: str, tenant_id: str | None, settings: Mapping[str, Any]) -> None:
     """Role-assignment policies name roles; a name no role has would silently give new users
     nothing, so it is refused when the policy is saved (a tenant may name its own roles)."""
     application = uow.applications.get(application_id)

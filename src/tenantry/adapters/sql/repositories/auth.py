@@ -29,29 +29,34 @@ def _session(row: Any) -> AuthSession:
     )
 
 
+# The statements of every sign-in, built once: building a SQLAlchemy construct per call cost more
+# than running it on SQLite.
+INSERT_SESSION = insert(S)
+SESSION_BY_HASH = select(S).where((S.c.token_hash == bindparam("hash")) & (S.c.application_id == bindparam("app")))
+TOUCH_SESSION = update(S).where(S.c.id == bindparam("session_id")).values(last_seen_at=bindparam("now"))
+
+
 class SqlAuthSessionRepository(Repository):
     def add(self, session: AuthSession, token_hash: str) -> None:
-        self.write(
-            insert(S).values(
-                id=session.id,
-                token_hash=token_hash,
-                application_id=self.application_id,
-                tenant_id=session.tenant_id,
-                user_id=session.user_id,
-                auth_time=session.auth_time,
-                created_at=session.created_at,
-                last_seen_at=session.last_seen_at,
-                expires_at=session.expires_at,
-            )
-        )
+        row = {
+            "id": session.id,
+            "token_hash": token_hash,
+            "application_id": self.application_id,
+            "tenant_id": session.tenant_id,
+            "user_id": session.user_id,
+            "auth_time": session.auth_time,
+            "created_at": session.created_at,
+            "last_seen_at": session.last_seen_at,
+            "expires_at": session.expires_at,
+        }
+        self.write(INSERT_SESSION, [row])
 
     def get_by_token_hash(self, token_hash: str) -> AuthSession | None:
-        query = select(S).where((S.c.token_hash == token_hash) & (S.c.application_id == self.application_id))
-        row = self.connection.execute(query).first()
+        row = self.connection.execute(SESSION_BY_HASH, {"hash": token_hash, "app": self.application_id}).first()
         return _session(row) if row else None
 
     def touch(self, session_id: str, now: datetime) -> None:
-        self.connection.execute(update(S).where(S.c.id == session_id).values(last_seen_at=now))
+        self.connection.execute(TOUCH_SESSION, {"session_id": session_id, "now": now})
 
     def delete(self, session_id: str) -> None:
         self.connection.execute(delete(S).where((S.c.id == session_id) & (S.c.application_id == self.application_id)))
@@ -81,35 +86,40 @@ def _code(row: Any) -> AuthorizationCode:
     )
 
 
+INSERT_CODE = insert(C)
+_MY_CODE = (C.c.code_hash == bindparam("hash")) & (C.c.application_id == bindparam("app"))
+# The conditional UPDATE is the one-time guarantee: of two racing redemptions only one sees
+# rowcount 1, on SQLite and PostgreSQL alike.
+CONSUME_CODE = update(C).where(_MY_CODE & C.c.used_at.is_(None)).values(used_at=bindparam("now"))
+CODE_BY_HASH = select(C).where(_MY_CODE)
+
+
 class SqlAuthorizationCodeRepository(Repository):
     def add(self, code: AuthorizationCode) -> None:
-        self.write(
-            insert(C).values(
-                code_hash=code.code_hash,
-                application_id=self.application_id,
-                tenant_id=code.tenant_id,
-                user_id=code.user_id,
-                client_id=code.client_id,
-                session_id=code.session_id,
-                redirect_uri=code.redirect_uri,
-                scope=code.scope,
-                nonce=code.nonce,
-                code_challenge=code.code_challenge,
-                auth_time=code.auth_time,
-                family_id=code.family_id,
-                created_at=code.created_at,
-                expires_at=code.expires_at,
-            )
-        )
+        row = {
+            "code_hash": code.code_hash,
+            "application_id": self.application_id,
+            "tenant_id": code.tenant_id,
+            "user_id": code.user_id,
+            "client_id": code.client_id,
+            "session_id": code.session_id,
+            "redirect_uri": code.redirect_uri,
+            "scope": code.scope,
+            "nonce": code.nonce,
+            "code_challenge": code.code_challenge,
+            "auth_time": code.auth_time,
+            "family_id": code.family_id,
+            "created_at": code.created_at,
+            "expires_at": code.expires_at,
+        }
+        self.write(INSERT_CODE, [row])
 
     def consume(self, code_hash: str, now: datetime) -> tuple[AuthorizationCode | None, bool]:
         if not lookupable(code_hash):
             return None, False
-        mine = (C.c.code_hash == code_hash) & (C.c.application_id == self.application_id)
-        # The conditional UPDATE is the one-time guarantee: of two racing redemptions only one
-        # sees rowcount 1, on SQLite and PostgreSQL alike.
-        consumed = self.connection.execute(update(C).where(mine & C.c.used_at.is_(None)).values(used_at=now)).rowcount
-        row = self.connection.execute(select(C).where(mine)).first()
+        mine = {"hash": code_hash, "app": self.application_id}
+        consumed = self.connection.execute(CONSUME_CODE, {**mine, "now": now}).rowcount
+        row = self.connection.execute(CODE_BY_HASH, mine).first()
         return (_code(row) if row else None), consumed == 1
 
 

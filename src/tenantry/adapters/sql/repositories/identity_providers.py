@@ -30,6 +30,23 @@ GET_BY_NAME = (
     .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
     .limit(1)
 )
+# What every login page reads (the tenant's sign-in choices), built once.
+VISIBLE_TO_TENANT = (
+    select(IDP)
+    .where(
+        (IDP.c.application_id == bindparam("app_id"))
+        & ((IDP.c.owner_id == bindparam("app_id")) | (IDP.c.tenant_id == bindparam("tenant_id")))
+    )
+    .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1), IDP.c.name_key)
+)
+DOMAINS_OF = (
+    select(DOMAINS.c.identity_provider_id, DOMAINS.c.domain_key)
+    .where(DOMAINS.c.identity_provider_id.in_(bindparam("ids", expanding=True)))
+    .order_by(DOMAINS.c.domain_key)
+)
+OVERRIDE_TOGGLE = select(TOGGLES.c.status).where(
+    (TOGGLES.c.application_id == bindparam("app_id")) & (TOGGLES.c.owner_id == bindparam("owner_id"))
+)
 
 
 def _role_mappings(value: Any) -> tuple[RoleMapping, ...]:
@@ -81,13 +98,11 @@ class SqlIdentityProviderRepository(Repository):
         if not rows:
             return []
         domains: dict[str, list[str]] = defaultdict(list)
-        query = (
-            select(DOMAINS.c.identity_provider_id, DOMAINS.c.domain_key)
-            .where(DOMAINS.c.identity_provider_id.in_([row.id for row in rows]))
-            .order_by(DOMAINS.c.domain_key)
-        )
-        for provider_id, domain in self.connection.execute(query):
-            domains[provider_id].append(domain)
+        # Only external providers have email domains: the built-in one alone needs no query.
+        external = [row.id for row in rows if row.type != IdentityProviderType.WRISTBAND.value]
+        if external:
+            for provider_id, domain in self.connection.execute(DOMAINS_OF, {"ids": external}):
+                domains[provider_id].append(domain)
         return [_from_row(row, tuple(domains[row.id])) for row in rows]
 
     def _one(self, row: Any) -> IdentityProvider | None:
@@ -120,12 +135,8 @@ class SqlIdentityProviderRepository(Repository):
         """The tenant's own providers and the application's, tenant-owned first, by name."""
         if not lookupable(tenant_id):
             return []
-        query = (
-            self._mine()
-            .where((IDP.c.owner_id == self.application_id) | (IDP.c.tenant_id == tenant_id))
-            .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1), IDP.c.name_key)
-        )
-        return self._with_domains(list(self.connection.execute(query)))
+        params = {"app_id": self.application_id, "tenant_id": tenant_id}
+        return self._with_domains(list(self.connection.execute(VISIBLE_TO_TENANT, params)))
 
     def owned_by_application(self) -> list[IdentityProvider]:
         query = self._mine().where(IDP.c.owner_id == self.application_id).order_by(IDP.c.name_key)
@@ -134,8 +145,10 @@ class SqlIdentityProviderRepository(Repository):
     def find_by_email_domain(self, domain: str) -> IdentityProvider | None:
         if not lookupable(domain):
             return None
-        query = self._mine().join(DOMAINS, DOMAINS.c.identity_provider_id == IDP.c.id).where(
-            (DOMAINS.c.application_id == self.application_id) & (DOMAINS.c.domain_key == domain.lower())
+        query = (
+            self._mine()
+            .join(DOMAINS, DOMAINS.c.identity_provider_id == IDP.c.id)
+            .where((DOMAINS.c.application_id == self.application_id) & (DOMAINS.c.domain_key == domain.lower()))
         )
         return self._one(self.connection.execute(query).first())
 
@@ -190,10 +203,9 @@ class SqlIdentityProviderRepository(Repository):
     def override_toggle(self, owner_id: str) -> IdentityProviderStatus | None:
         if not lookupable(owner_id):
             return None
-        query = select(TOGGLES.c.status).where(
-            (TOGGLES.c.application_id == self.application_id) & (TOGGLES.c.owner_id == owner_id)
-        )
-        status = self.connection.execute(query).scalar()
+        status = self.connection.execute(
+            OVERRIDE_TOGGLE, {"app_id": self.application_id, "owner_id": owner_id}
+        ).scalar()
         return IdentityProviderStatus(status) if status else None
 
     def set_override_toggle(

@@ -1,0 +1,65 @@
+"""The argon2 hasher's own pool: at most ``concurrency`` hashes at once, results unchanged."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tenantry.adapters.security.passwords import Argon2Hasher
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_no_more_hashes_run_at_once_than_the_concurrency(concurrency: int) -> None:
+    hasher = Argon2Hasher(memory_kib=1024, time_cost=1, parallelism=1, concurrency=concurrency)
+    running = peak = 0
+    lock = threading.Lock()
+    real = hasher._argon2
+
+    class Watched:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def hash(self, password: str) -> str:
+            return slow_hash(password)
+
+    def slow_hash(password: str) -> str:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+        return real.hash(password)
+
+    hasher._argon2 = Watched()  # type: ignore[assignment]
+    with ThreadPoolExecutor(8) as callers:
+        hashes = list(callers.map(hasher.hash, [f"password-{i}" for i in range(8)]))
+    assert peak == concurrency
+    assert all(hasher.verify(h, f"password-{i}") for i, h in enumerate(hashes))
+    assert not hasher.verify(hashes[0], "password-1")
+
+
+def test_serve_divides_the_cpus_among_its_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from tenantry import cli
+
+    captured: dict[str, object] = {}
+    monkeypatch.delenv("TENANTRY_HASH_CONCURRENCY", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    monkeypatch.setattr(cli, "_services", lambda: type("S", (), {"close": lambda self: None})())
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: captured.update(os.environ))
+    cli.serve(workers=2)
+    assert captured["TENANTRY_HASH_CONCURRENCY"] == "2"
+    monkeypatch.delenv("TENANTRY_HASH_CONCURRENCY")
+    cli.serve(workers=8)
+    assert captured["TENANTRY_HASH_CONCURRENCY"] == "1"
+    monkeypatch.setenv("TENANTRY_HASH_CONCURRENCY", "3")  # the operator's choice stands
+    cli.serve(workers=2)
+    assert captured["TENANTRY_HASH_CONCURRENCY"] == "3"
