@@ -452,9 +452,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.users} users per measurement; C = {args.clients} concurrent API clients / direct threads; "
         "ratio = API users/s ÷ direct users/s (1 thread, one transaction per user); aim ≥ 0.5.",
         NO_PASSWORD_NOTE,
-        "CPU ms/user: CPU time of the server's process tree / of the load generator (lean asyncio HTTP/1.1 client, this "
-        "process) / of the PostgreSQL backends, per user created. host CPU %: whole machine during the API run "
-        f"({CPUS} CPUs = 100%); other CPU %: processes outside the benchmark (noise).",
+        "CPU ms/user: CPU time of the server's process tree / of the load generator (lean asyncio HTTP/1.1 "
+        "client, this process) / of the PostgreSQL backends, per user created. host CPU %: whole machine "
+        f"during the API run ({CPUS} CPUs = 100%); other CPU %: processes outside the benchmark (noise).",
         *warnings,
     ]
     if args.profile:

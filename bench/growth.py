@@ -193,10 +193,20 @@ class Tenant:
 def create_run(server: Server, token: str, tenant: Tenant, creates: int, clients: int) -> dict[str, Any]:
     make = user_request(tenant.id)
     headers = {"Authorization": f"Bearer {token}"}
-    run_load(server.base_url, make, total=max(4 * clients, 40), concurrency=clients, expect_status=201, headers=headers, server=server)
+    run_load(
+        server.base_url,
+        make,
+        total=max(4 * clients, 40),
+        concurrency=clients,
+        expect_status=201,
+        headers=headers,
+        server=server,
+    )
     meter = CpuMeter(server=server.processes)
     with server.sample_rss() as rss, meter:
-        load = run_load(server.base_url, make, total=creates, concurrency=clients, expect_status=201, headers=headers, server=server)
+        load = run_load(
+            server.base_url, make, total=creates, concurrency=clients, expect_status=201, headers=headers, server=server
+        )
     for sample in load.samples:
         console.print(f"    [red]create error[/red] {sample}")
     return {
@@ -212,7 +222,7 @@ def create_run(server: Server, token: str, tenant: Tenant, creates: int, clients
 
 def login_run(server: Server, world: LoginWorld, seconds: float) -> dict[str, Any]:
     warm = warm_up(world, server)
-    tally, meter, peak_mib = measure(server, world, seconds)
+    tally, meter, rss = measure(server, world, seconds)
     for sample in [*warm.samples, *tally.samples]:
         console.print(f"    [red]login error[/red] {sample}")
     return {
@@ -221,7 +231,7 @@ def login_run(server: Server, world: LoginWorld, seconds: float) -> dict[str, An
         "loginP99": tally.percentile_ms(99),
         "loginCpuMs": meter.group_seconds.get("server", 0.0) * 1000 / max(tally.ok, 1),
         "loginErrors": tally.error_count + warm.error_count,
-        "loginRssMiB": peak_mib,
+        "loginRssMiB": rss.peak_mib,
         "loginOtherCpuPercent": 100 * meter.other_cores / CPUS,
     }
 

@@ -456,7 +456,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=12.0, help="seconds per measurement (default 12)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent browser+backend clients (default 8)")
     parser.add_argument("--workers", default="1,2", help="comma-separated tenantry serve --workers (default 1,2)")
-    parser.add_argument("--params", default="keycloak,tenantry", help="argon2 parameter sets: keycloak,tenantry")
+    parser.add_argument(
+        "--params",
+        default="keycloak,tenantry",
+        help="argon2 parameter sets: keycloak,tenantry; floor (the smallest hash) is a diagnostic",
+    )
     parser.add_argument(
         "--wait-idle",
         type=float,
@@ -491,11 +495,11 @@ def warm_up(world: LoginWorld, server: Server) -> Tally:
     return run_logins(world, 1.0, server)
 
 
-def measure(server: Server, world: LoginWorld, seconds: float) -> tuple[Tally, CpuMeter, float]:
+def measure(server: Server, world: LoginWorld, seconds: float) -> tuple[Tally, CpuMeter, PeakRss]:
     meter = CpuMeter(server=server.processes)
     with server.sample_rss() as rss, meter:
         tally = run_logins(world, seconds, server)
-    return tally, meter, rss.peak_mib
+    return tally, meter, rss
 
 
 def profile_run(server: Server, world: LoginWorld, seconds: float, name: str) -> dict[str, Any] | None:
@@ -538,14 +542,14 @@ def bench_params(params: Argon2Params, args: argparse.Namespace, rows: list[dict
                     f"  bare argon2id, {bare.processes} processes: {bare.rate:,.1f} verifies/s"
                     f" ({bare.cpu_ms:.1f} ms CPU each)"
                 )
-                tally, meter, peak_mib = measure(server, world, args.seconds)
+                tally, meter, rss = measure(server, world, args.seconds)
                 good, problems = verify_rs256(tally.tokens, world.jwks())
                 steps = step_cpu(server, world, args.sequential) if args.sequential else {}
                 log_tail = server.log_tail(30) if tally.error_count or warm.error_count else ""
                 profile = None
                 if args.profile and workers == args.workers[0]:
                     profile = profile_run(server, world, args.seconds, f"{params.name}-w{workers}")
-            row = make_row(params, workers, args.clients, bare, tally, meter, peak_mib, warm, good, problems)
+            row = make_row(params, workers, args.clients, bare, tally, meter, rss, warm, good, problems)
             if args.peer:
                 peer = measure_peer(params, workers, args.clients, args.seconds, data_dir)
                 peer_fields(row, peer, bare, workers)
@@ -593,7 +597,7 @@ def make_row(
     bare: BareRate,
     tally: Tally,
     meter: CpuMeter,
-    peak_mib: float,
+    rss: PeakRss,
     warm: Tally,
     good_tokens: int,
     problems: list[str],
@@ -625,7 +629,8 @@ def make_row(
         "clientCpuMs": 1000 * tally.client_cpu_seconds / ok,
         "hostCpuPercent": 100 * meter.host_cores / CPUS,
         "otherCpuPercent": 100 * meter.other_cores / CPUS,
-        "rssMiB": peak_mib,
+        "rssMiB": rss.peak_mib,
+        "rssProcessMiB": rss.peak_process_mib,
         "tokensVerified": good_tokens,
         "workerCpuSplit": "/".join(f"{100 * share:.0f}" for share in meter.shares("server", workers)),
     }
@@ -636,7 +641,8 @@ def make_row(
         f" CPU ms/login: server {server_ms:.1f} (hash {bare.cpu_ms:.1f}), client {row['clientCpuMs']:.1f};"
         f" host {row['hostCpuPercent']:.0f}% busy"
         + (f" (worker CPU split % {row['workerCpuSplit']})" if workers > 1 else "")
-        + f"; peak RSS {peak_mib:.0f} MiB; {good_tokens} RS256 tokens verified"
+        + f"; peak RSS {rss.peak_mib:.0f} MiB (largest process {rss.peak_process_mib:.0f});"
+        + f" {good_tokens} RS256 tokens verified"
     )
     return row
 
@@ -661,6 +667,7 @@ COLUMNS = [
     Column("hostCpuPercent", "host CPU %", "{:.0f}"),
     Column("otherCpuPercent", "other CPU %", "{:.0f}"),
     Column("rssMiB", "server peak RSS MiB", "{:.0f}"),
+    Column("rssProcessMiB", "largest process MiB", "{:.0f}"),
     Column("peerLoginsPerSecond", "fastapi-users logins/s", "{:,.1f}"),
     Column("peerRatio", "fastapi-users ÷ verifies", "{:.2f}"),
     Column("vsPeer", "Tenantry ÷ fastapi-users", "{:.2f}"),

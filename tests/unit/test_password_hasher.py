@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,18 +49,28 @@ def test_serve_divides_the_cpus_among_its_workers(monkeypatch: pytest.MonkeyPatc
 
     from tenantry import cli
 
-    captured: dict[str, object] = {}
+    captured: dict[str, str] = {}
     monkeypatch.delenv("TENANTRY_HASH_CONCURRENCY", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
-    monkeypatch.setattr(cli, "_services", lambda: type("S", (), {"close": lambda self: None})())
+    migrations: list[list[str]] = []
+
+    def migrate(command: list[str], check: bool) -> subprocess.CompletedProcess[bytes]:
+        migrations.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(subprocess, "run", migrate)
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: captured.update(os.environ))
-    cli.serve(workers=2)
-    assert captured["TENANTRY_HASH_CONCURRENCY"] == "2"
+
+    def concurrency_with(workers: int) -> str:
+        cli.serve(workers=workers)
+        return captured["TENANTRY_HASH_CONCURRENCY"]
+
+    assert concurrency_with(2) == "2"
     monkeypatch.delenv("TENANTRY_HASH_CONCURRENCY")
-    cli.serve(workers=8)
-    assert captured["TENANTRY_HASH_CONCURRENCY"] == "1"
+    assert concurrency_with(8) == "1"
     monkeypatch.setenv("TENANTRY_HASH_CONCURRENCY", "3")  # the operator's choice stands
-    cli.serve(workers=2)
-    assert captured["TENANTRY_HASH_CONCURRENCY"] == "3"
+    assert concurrency_with(2) == "3"
+    # The schema is migrated in a child process, before any worker starts.
+    assert migrations and all(m[-2:] == ["tenantry.cli", "migrate"] for m in migrations)
