@@ -221,3 +221,57 @@ def test_deleting_a_tenant_cascades(services: Services) -> None:
     with services.core.uow(app_id) as uow:
         assert uow.tenants.get(tenant.id) is None
         assert uow.users.get(user.id) is None
+
+
+def test_an_authorization_code_is_redeemed_once_by_racing_redeemers(services: Services) -> None:
+    from datetime import timedelta
+
+    from tenantry.core.auth.model import AuthorizationCode
+
+    result = initialize_application(services.core, f"{rand('app')}.test", custom_domain=False)
+    app_id = result.application.id
+    tenant = _tenant(services, app_id)
+    user = _user(services, app_id, tenant.id, rand_email())
+    _add(services, app_id, user)
+    now = _now()
+    code = AuthorizationCode(
+        code_hash=new_id(),
+        application_id=app_id,
+        tenant_id=tenant.id,
+        user_id=user.id,
+        client_id=result.client.id,
+        session_id=None,
+        redirect_uri="https://app.example.com/cb",
+        scope="openid",
+        nonce="n",
+        code_challenge=None,
+        auth_time=now,
+        family_id=new_id(),
+        created_at=now,
+        expires_at=now + timedelta(minutes=1),
+    )
+    with services.core.uow(app_id, write=True) as uow:
+        uow.authorization_codes.add(code)
+        uow.commit()
+    outcomes: list[tuple[str | None, bool]] = []
+    barrier = threading.Barrier(6)
+
+    def redeem() -> None:
+        barrier.wait()
+        with services.core.uow(app_id, write=True) as uow:
+            found, first = uow.authorization_codes.consume(code.code_hash, _now())
+            uow.commit()
+        outcomes.append((found.user_id if found else None, first))
+
+    threads = [threading.Thread(target=redeem) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Exactly one redemption; the others see the code (a replay to act on), not "unknown".
+    assert sorted(outcomes, key=lambda o: not o[1]) == [(user.id, True)] + [(user.id, False)] * 5
+    with services.core.uow(app_id, write=True) as uow:
+        assert uow.authorization_codes.consume("no-such-code", _now()) == (None, False)
+    other_app = _app(services)
+    with services.core.uow(other_app, write=True) as uow:  # another application's code is unknown
+        assert uow.authorization_codes.consume(code.code_hash, _now()) == (None, False)

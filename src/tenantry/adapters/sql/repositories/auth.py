@@ -90,7 +90,7 @@ INSERT_CODE = insert(C)
 _MY_CODE = (C.c.code_hash == bindparam("hash")) & (C.c.application_id == bindparam("app"))
 # The conditional UPDATE is the one-time guarantee: of two racing redemptions only one sees
 # rowcount 1, on SQLite and PostgreSQL alike.
-CONSUME_CODE = update(C).where(_MY_CODE & C.c.used_at.is_(None)).values(used_at=bindparam("now"))
+CONSUME_CODE = update(C).where(_MY_CODE & C.c.used_at.is_(None)).values(used_at=bindparam("now")).returning(C)
 CODE_BY_HASH = select(C).where(_MY_CODE)
 
 
@@ -118,9 +118,12 @@ class SqlAuthorizationCodeRepository(Repository):
         if not lookupable(code_hash):
             return None, False
         mine = {"hash": code_hash, "app": self.application_id}
-        consumed = self.connection.execute(CONSUME_CODE, {**mine, "now": now}).rowcount
+        consumed = self.connection.execute(CONSUME_CODE, {**mine, "now": now}).first()
+        if consumed is not None:
+            return _code(consumed), True
+        # Not consumed now: unknown, or redeemed before (a replay the caller must act on).
         row = self.connection.execute(CODE_BY_HASH, mine).first()
-        return (_code(row) if row else None), consumed == 1
+        return (_code(row) if row else None), False
 
 
 def _refresh(row: Any) -> RefreshToken:
