@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -192,6 +194,20 @@ users = Table(
         )
         for name, column in PREFIX_SEARCHED
     ),
+)
+
+# How many users each tenant has in each status, kept by triggers on ``users`` (migration 0004):
+# the listings' exact totals without counting rows. A tenant's count is the sum of its slots.
+user_counts = Table(
+    "user_counts",
+    metadata,
+    Column("application_id", ID, nullable=False),
+    Column("tenant_id", ID, nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("users", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "status", "slot", name="pk_user_counts"),
+    Index("ix_user_counts_application", "application_id", "status"),
 )
 
 roles = Table(

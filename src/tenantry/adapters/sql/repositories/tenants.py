@@ -80,7 +80,11 @@ class SqlTenantRepository(Repository):
         self.write(update(T).where(mine).values(**_values(tenant)))
 
     def delete(self, tenant_id: str) -> None:
-        self.write(delete(T).where((T.c.id == tenant_id) & (T.c.application_id == self.application_id)))
+        mine = (T.c.id == tenant_id) & (T.c.application_id == self.application_id)
+        if self.write(delete(T).where(mine)).rowcount:
+            # The triggers on ``users`` keep counting a tenant's users as they cascade away: its
+            # counts go with it (their sum is zero by now).
+            self.connection.execute(delete(t.user_counts).where(t.user_counts.c.tenant_id == tenant_id))
 
     def page(self, spec: ListSpec, scope: TenantScope) -> Page[Tenant]:
         count, page = TENANT_LISTING.page(self._mine().where(scope_clause(T.c.id, scope)), spec)

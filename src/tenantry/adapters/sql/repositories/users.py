@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, insert, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import MATCHES_TOTAL, USER_LISTING, count_total
@@ -18,9 +18,11 @@ from tenantry.adapters.sql.repositories.base import (
 from tenantry.core.access import TenantScope
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.users.model import User, UserStatus
+from tenantry.protocols.query.ast import Comparison
 
 U = t.users
 T = t.tenants
+UC = t.user_counts
 IDP = t.identity_providers
 # Profile fields with a column of their own (they are filtered and sorted on); the others live
 # in the ``profile`` JSON column.
@@ -135,11 +137,26 @@ class SqlUserRepository(Repository):
             conditions += [U.c.tenant_id == tenant_id, mine]
         statements = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
         rows = self.connection.execute(statements.page).all() if spec.count else []
+        kept = _statuses_kept(spec.filter)
         if statements.counted and rows:
             total, estimated = int(getattr(rows[0], MATCHES_TOTAL)), False
+        elif kept is not _OTHER_FILTER:
+            total, estimated = self._counted(scope, tenant_id, kept), False
         else:
             total, estimated = count_total(self.connection, statements.count, spec.exact_total_up_to)
         return Page(total, spec.start_index, [_from_row(r) for r in rows], estimated)
+
+    def _counted(self, scope: TenantScope, tenant_id: str | None, status: str | None) -> int:
+        """The total from ``user_counts`` (kept by triggers): a few rows per tenant, where counting
+        the users themselves reads one index entry per user."""
+        query = select(func.coalesce(func.sum(UC.c.users), 0)).where(
+            (UC.c.application_id == self.application_id) & scope_clause(UC.c.tenant_id, scope)
+        )
+        if tenant_id is not None:
+            query = query.where(UC.c.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(UC.c.status == status)
+        return int(self.connection.execute(query).scalar_one())
 
     def delete_for_tenant(self, tenant_id: str, limit: int) -> int:
         batch = (
@@ -200,3 +217,16 @@ class SqlUserRepository(Repository):
         if password_hash is not None:
             values["password_hash"] = password_hash
         self.connection.execute(update(U).where(U.c.id == user_id).values(**values))
+
+
+_OTHER_FILTER = "(a filter the counts cannot answer)"
+
+
+def _statuses_kept(filter_: object | None) -> str | None:
+    """What a listing's filter asks of ``user_counts``: ``None`` for no filter (every status), the
+    status of ``status eq "X"``, else ``_OTHER_FILTER`` (the matches must be counted)."""
+    if filter_ is None:
+        return None
+    if not isinstance(filter_, Comparison) or (filter_.attribute, filter_.op) != ("status", "eq"):
+        return _OTHER_FILTER
+    return filter_.value if isinstance(filter_.value, str) else _OTHER_FILTER

@@ -1,0 +1,183 @@
+"""``user_counts``, the per-tenant, per-status user counts kept by triggers (migration 0004) that
+the users listing sums for its exact totals — on SQLite and PostgreSQL: every way users are
+written, concurrent writers, scopes, and the backfill of users written before the migration."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.listing import USER_LISTING
+from tenantry.adapters.sql.migrate import upgrade
+from tenantry.bootstrap import Services, bootstrap
+from tenantry.core.access import TenantScope
+from tenantry.core.ports import ListSpec
+from tenantry.core.users.model import User, UserStatus
+from tenantry.protocols.query.parser import parse_query
+from tests.contract.test_repositories import ALL, _add, _app, _tenant, _user
+from tests.support import rand_email, test_settings
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    built = bootstrap(test_settings(tmp_path, url))
+    yield built
+    built.close()
+
+
+def _counted(services: Services) -> dict[tuple[str, str], int]:
+    """Every (tenant, status) total the counts hold, zeros left out."""
+    with services.database.transaction(write=False) as connection:
+        rows = connection.execute(
+            select(t.user_counts.c.tenant_id, t.user_counts.c.status, func.sum(t.user_counts.c.users)).group_by(
+                t.user_counts.c.tenant_id, t.user_counts.c.status
+            )
+        ).all()
+    return {(tenant, status): int(n) for tenant, status, n in rows if int(n)}
+
+
+def _actual(services: Services) -> dict[tuple[str, str], int]:
+    with services.database.transaction(write=False) as connection:
+        rows = connection.execute(
+            select(t.users.c.tenant_id, t.users.c.status, func.count()).group_by(t.users.c.tenant_id, t.users.c.status)
+        ).all()
+    return {(tenant, status): int(n) for tenant, status, n in rows}
+
+
+def _set_status(services: Services, app_id: str, user: User, status: UserStatus) -> User:
+    changed = replace(user, status=status)
+    with services.core.uow(app_id, write=True) as uow:
+        uow.users.update(changed)
+        uow.commit()
+    return changed
+
+
+def test_the_counts_follow_every_write(services: Services) -> None:
+    app_id = _app(services)
+    a, b = _tenant(services, app_id), _tenant(services, app_id)
+    users = [_user(services, app_id, tenant.id, rand_email()) for tenant in (a, a, a, b, b)]
+    for user in users:
+        _add(services, app_id, user)
+    assert _counted(services) == _actual(services)
+    assert _counted(services)[(a.id, "PROVISIONED")] == 3
+
+    users[0] = _set_status(services, app_id, users[0], UserStatus.ACTIVE)
+    users[1] = _set_status(services, app_id, users[1], UserStatus.ACTIVE)
+    _set_status(services, app_id, users[1], UserStatus.ACTIVE)  # not a change of status
+    with services.core.uow(app_id, write=True) as uow:
+        uow.users.delete(users[2].id)
+        uow.commit()
+    assert _counted(services) == _actual(services)
+    assert _counted(services)[(a.id, "ACTIVE")] == 2 and (a.id, "PROVISIONED") not in _counted(services)
+
+    with services.core.uow(app_id, write=True) as uow:  # the tenant purge: batches, then the tenant
+        assert uow.users.delete_for_tenant(b.id, 1) == 1
+        uow.commit()
+    assert _counted(services) == _actual(services)
+    with services.core.uow(app_id, write=True) as uow:
+        uow.tenants.delete(b.id)  # its last user goes by the foreign key's cascade
+        uow.commit()
+    assert _counted(services) == _actual(services)
+    with services.database.transaction(write=False) as connection:
+        left = connection.execute(select(func.count()).where(t.user_counts.c.tenant_id == b.id)).scalar_one()
+    assert left == 0
+
+
+def test_listing_totals_come_from_the_counts_and_match_the_rows(services: Services) -> None:
+    app_id = _app(services)
+    a, b = _tenant(services, app_id), _tenant(services, app_id)
+    for tenant, n in ((a, 4), (b, 2)):
+        for i in range(n):
+            user = _user(services, app_id, tenant.id, rand_email())
+            _add(services, app_id, user)
+            if i % 2:
+                _set_status(services, app_id, user, UserStatus.ACTIVE)
+    spec = ListSpec(count=1)
+    active = ListSpec(filter=parse_query('status eq "ACTIVE"', USER_LISTING.attributes), count=1)
+    lower = ListSpec(filter=parse_query('status eq "active"', USER_LISTING.attributes), count=1)
+    with services.core.uow(app_id) as uow:
+        assert uow.users.page(spec, ALL, tenant_id=a.id).total == 4
+        assert uow.users.page(active, ALL, tenant_id=a.id).total == 2
+        assert uow.users.page(lower, ALL, tenant_id=a.id).total == 0  # statuses are exact, as in SQL
+        assert uow.users.page(spec, ALL).total == 6  # the application's users
+        assert uow.users.page(active, ALL).total == 3
+        only_b = TenantScope(False, frozenset({b.id}))
+        assert uow.users.page(spec, only_b).total == 2
+        assert uow.users.page(spec, only_b, tenant_id=a.id).total == 0  # outside the caller's tenants
+        assert uow.users.page(spec, TenantScope(True, excluded=frozenset({a.id}))).total == 2
+    other_app = _app(services)
+    with services.core.uow(other_app) as uow:  # another application's tenant: nothing
+        assert uow.users.page(spec, ALL, tenant_id=a.id).total == 0
+        assert uow.users.page(spec, ALL).total == 0
+
+
+def test_concurrent_writers_keep_the_counts_exact(services: Services) -> None:
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            mine = [_user(services, app_id, tenant.id, rand_email()) for _ in range(10)]
+            barrier.wait()
+            for user in mine:
+                _add(services, app_id, user)
+            for user in mine[:5]:
+                _set_status(services, app_id, user, UserStatus.INACTIVE)
+        except BaseException as error:  # reported below, not swallowed
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert _counted(services) == _actual(services)
+    assert _counted(services)[(tenant.id, "INACTIVE")] == 40
+    with services.core.uow(app_id) as uow:
+        assert uow.users.page(ListSpec(count=0), ALL, tenant_id=tenant.id).total == 80
+
+
+def test_users_written_before_the_migration_are_counted(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    for url in (f"sqlite:///{tmp_path / 'old.db'}", request.getfixturevalue("pg_url") + "_old"):
+        if url.startswith("postgresql"):
+            _create_database(request.getfixturevalue("pg_url"), url)
+        upgrade(url, "0003")
+        services = bootstrap(test_settings(tmp_path, url), migrate=False)
+        try:
+            app_id = _app(services)
+            tenant = _tenant(services, app_id)
+            for _ in range(3):
+                _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+            upgrade(url, "head")
+            assert _counted(services) == _actual(services) == {(tenant.id, "PROVISIONED"): 3}
+            _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+            assert _counted(services) == {(tenant.id, "PROVISIONED"): 4}
+        finally:
+            services.close()
+            if url.startswith("postgresql"):
+                _run(request.getfixturevalue("pg_url"), f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def _create_database(server_url: str, url: str) -> None:
+    _run(server_url, f'CREATE DATABASE "{url.rpartition("/")[2]}"')
+
+
+def _run(server_url: str, statement: str) -> None:
+    from sqlalchemy import create_engine
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
