@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from tenantry.bootstrap import Services, bootstrap
+from tenantry.bootstrap import Services
 from tenantry.core.access import TenantScope
 from tenantry.core.applications.service import initialize_application
 from tenantry.core.errors import ConstraintViolations
@@ -19,17 +17,9 @@ from tenantry.core.model import EntityMetadata
 from tenantry.core.ports import ListSpec
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
 from tenantry.core.users.model import User, UserStatus
-from tests.support import rand, rand_email, test_settings
+from tests.support import rand, rand_email
 
 ALL = TenantScope(all_tenants=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    built = bootstrap(test_settings(tmp_path, url))
-    yield built
-    built.close()
 
 
 def _now() -> datetime:

@@ -5,7 +5,6 @@ written, concurrent writers, scopes, and the backfill of users written before th
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,14 +21,6 @@ from tenantry.core.users.model import User, UserStatus
 from tenantry.protocols.query.parser import parse_query
 from tests.contract.test_repositories import ALL, _add, _app, _tenant, _user
 from tests.support import rand_email, test_settings
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    built = bootstrap(test_settings(tmp_path, url))
-    yield built
-    built.close()
 
 
 def _counted(services: Services) -> dict[tuple[str, str], int]:
