@@ -31,7 +31,7 @@ from tenantry.core.ports import UnitOfWork
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
 from tenantry.core.tenants.service import domain_name_violations
 from tenantry.core.text import text_violation
-from tenantry.core.users.model import User, UserStatus
+from tenantry.core.users.model import User, UserStatus, new_user
 from tenantry.core.users.validation import email_violations, profile_violations
 
 # The fields whose unique constraints a concurrent signup can trip (users' email, tenants' name).
@@ -89,37 +89,6 @@ def _form_violations(uow: UnitOfWork, form: SignupForm, tenant_id: str | None) -
 
 def _check_password(ctx: CoreContext, uow: UnitOfWork, form: SignupForm, tenant_id: str | None) -> None:
     password_policy(ctx, uow, tenant_id).check(form.password, email=form.email, common=ctx.common_passwords)
-
-
-def _new_user(
-    application: Application,
-    tenant: Tenant,
-    provider_id: str,
-    form: SignupForm,
-    status: UserStatus,
-    password_hash: str,
-    ctx: CoreContext,
-) -> User:
-    now = ctx.clock.now()
-    user = User(
-        id=new_id(),
-        application_id=application.id,
-        tenant_id=tenant.id,
-        identity_provider_id=provider_id,
-        identity_provider_name=BUILT_IN_NAME,
-        identity_provider_type="WRISTBAND",
-        email=form.email,
-        email_verified=False,
-        status=status,
-        profile={k: v for k, v in form.profile.items() if v},
-        public_metadata={},
-        restricted_metadata={},
-        password_hash=password_hash,
-        metadata=EntityMetadata.new(now),
-    )
-    if status is UserStatus.ACTIVE:
-        user.metadata.activation_time = now
-    return user
 
 
 def _assign_policy_roles(uow: UnitOfWork, application: Application, user: User, names: tuple[str, ...]) -> None:
@@ -191,7 +160,17 @@ def _join(
         if policy.verification is Verification.EMAIL_VERIFICATION
         else UserStatus.PENDING_SIGNUP_ACTIVATION
     )
-    user = _new_user(application, tenant, provider.id, form, status, password_hash, ctx)
+    user = new_user(
+        application_id=application.id,
+        tenant_id=tenant.id,
+        provider=provider,
+        email=form.email,
+        email_verified=False,
+        status=status,
+        profile=dict(form.profile),
+        now=ctx.clock.now(),
+        password_hash=password_hash,
+    )
     uow.users.add(user)
     record(uow, ctx, "user.signed_up", application_id=application.id, tenant_id=tenant.id, target=("user", user.id))
     _assign_policy_roles(uow, application, user, roles)
