@@ -172,3 +172,24 @@ def _run(server_url: str, statement: str) -> None:
             connection.execute(text(statement))
     finally:
         admin.dispose()
+
+
+def test_truncating_the_users_empties_the_counts(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """An operator's TRUNCATE (PostgreSQL) fires no row trigger; a statement trigger clears the
+    counts. On a database of its own: the session's is shared with other tests."""
+    server_url = request.getfixturevalue("pg_url")
+    url = f"{server_url}_truncate"
+    _create_database(server_url, url)
+    services = bootstrap(test_settings(tmp_path, url))
+    try:
+        app_id = _app(services)
+        tenant = _tenant(services, app_id)
+        _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+        assert _counted(services)
+        with services.database.transaction(write=True) as connection:
+            connection.execute(text("TRUNCATE users CASCADE"))
+            connection.commit()
+        assert _counted(services) == _actual(services) == {}
+    finally:
+        services.close()
+        _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')

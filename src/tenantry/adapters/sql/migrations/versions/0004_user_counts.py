@@ -48,9 +48,20 @@ BEGIN
 END
 $$
 """
+POSTGRES_TRUNCATE_FUNCTION = """
+CREATE FUNCTION tenantry_count_no_users() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM user_counts;
+    RETURN NULL;
+END
+$$
+"""
 POSTGRES_TRIGGERS = [
     "CREATE TRIGGER users_count_rows AFTER INSERT OR DELETE ON users"
     " FOR EACH ROW EXECUTE FUNCTION tenantry_count_users()",
+    # TRUNCATE fires no row trigger (an operator's, not Tenantry's).
+    "CREATE TRIGGER users_count_truncate AFTER TRUNCATE ON users"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_count_no_users()",
     "CREATE TRIGGER users_count_moves AFTER UPDATE OF status, tenant_id ON users FOR EACH ROW"
     " WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id)"
     " EXECUTE FUNCTION tenantry_count_users()",
@@ -92,6 +103,7 @@ def upgrade() -> None:
         # user written after it goes through the triggers.
         op.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
         op.execute(POSTGRES_FUNCTION)
+        op.execute(POSTGRES_TRUNCATE_FUNCTION)
         for statement in POSTGRES_TRIGGERS:
             op.execute(statement)
     else:
@@ -106,8 +118,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER users_count_moves ON users")
-        op.execute("DROP TRIGGER users_count_rows ON users")
+        for trigger in ("users_count_truncate", "users_count_moves", "users_count_rows"):
+            op.execute(f"DROP TRIGGER {trigger} ON users")
+        op.execute("DROP FUNCTION tenantry_count_no_users()")
         op.execute("DROP FUNCTION tenantry_count_users()")
     else:
         for name in SQLITE_TRIGGER_NAMES:
