@@ -74,3 +74,21 @@ def test_serve_divides_the_cpus_among_its_workers(monkeypatch: pytest.MonkeyPatc
     assert concurrency_with(2) == "3"
     # The schema is migrated in a child process, before any worker starts.
     assert migrations and all(m[-2:] == ["tenantry.cli", "migrate"] for m in migrations)
+
+
+def test_the_common_password_list_knows_every_word_it_ships_and_nothing_else() -> None:
+    import gzip
+    import secrets
+
+    from tenantry.adapters.security.passwords import COMMON_PASSWORDS, CommonPasswordList
+
+    common = CommonPasswordList()
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as lines:
+        words = [word for line in lines if (word := line.strip())]
+    assert len(words) > 25_000
+    assert all(word in common for word in words)
+    assert "PassWord" in common and "QWERTY" in common  # case-insensitive
+    assert not any(secrets.token_urlsafe(12) in common for _ in range(1000))
+    assert "correct horse battery staple tenantry" not in common
+    assert 123456 not in common and None not in common
+    assert "\udcff" not in common  # a lone surrogate is looked up, not an error
