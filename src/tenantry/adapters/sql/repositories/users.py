@@ -137,11 +137,11 @@ class SqlUserRepository(Repository):
             conditions += [U.c.tenant_id == tenant_id, mine]
         statements = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
         rows = self.connection.execute(statements.page).all() if spec.count else []
-        kept = _statuses_kept(spec.filter)
+        countable, status = _answered_by_counts(spec.filter)
         if statements.counted and rows:
             total, estimated = int(getattr(rows[0], MATCHES_TOTAL)), False
-        elif kept is not _OTHER_FILTER:
-            total, estimated = self._counted(scope, tenant_id, kept), False
+        elif countable:
+            total, estimated = self._counted(scope, tenant_id, status), False
         else:
             total, estimated = count_total(self.connection, statements.count, spec.exact_total_up_to)
         return Page(total, spec.start_index, [_from_row(r) for r in rows], estimated)
@@ -219,14 +219,12 @@ class SqlUserRepository(Repository):
         self.connection.execute(update(U).where(U.c.id == user_id).values(**values))
 
 
-_OTHER_FILTER = "(a filter the counts cannot answer)"
-
-
-def _statuses_kept(filter_: object | None) -> str | None:
-    """What a listing's filter asks of ``user_counts``: ``None`` for no filter (every status), the
-    status of ``status eq "X"``, else ``_OTHER_FILTER`` (the matches must be counted)."""
+def _answered_by_counts(filter_: object | None) -> tuple[bool, str | None]:
+    """Whether ``user_counts`` can total a listing's matches, and the one status it keeps:
+    (True, None) for no filter, (True, "X") for ``status eq "X"``, else (False, None) — the
+    matches must be counted."""
     if filter_ is None:
-        return None
-    if not isinstance(filter_, Comparison) or (filter_.attribute, filter_.op) != ("status", "eq"):
-        return _OTHER_FILTER
-    return filter_.value if isinstance(filter_.value, str) else _OTHER_FILTER
+        return True, None
+    status_eq = isinstance(filter_, Comparison) and (filter_.attribute, filter_.op) == ("status", "eq")
+    value = filter_.value if isinstance(filter_, Comparison) else None
+    return (True, value) if status_eq and isinstance(value, str) else (False, None)
