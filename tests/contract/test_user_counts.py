@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,67 @@ def test_truncating_the_users_empties_the_counts(request: pytest.FixtureRequest,
     finally:
         services.close()
         _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def test_provider_filters_are_answered_by_the_counts_and_follow_the_provider(services: Services) -> None:
+    from tenantry.core.identity_providers.model import (
+        IdentityProvider,
+        IdentityProviderStatus,
+        IdentityProviderType,
+        OwnerType,
+    )
+    from tenantry.core.ids import new_id
+    from tenantry.core.model import EntityMetadata
+
+    app_id = _app(services)
+    tenant = _tenant(services, app_id)
+    okta = IdentityProvider(
+        id=new_id(),
+        application_id=app_id,
+        owner_type=OwnerType.TENANT,
+        owner_id=tenant.id,
+        type=IdentityProviderType.OKTA,
+        name="Corp-Okta",
+        display_name="Okta",
+        status=IdentityProviderStatus.ENABLED,
+        jit_provisioning_enabled=True,
+        metadata=EntityMetadata.new(datetime.now(UTC)),
+        protocol={"type": "OIDC", "issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s"},
+    )
+    with services.core.uow(app_id, write=True) as uow:
+        uow.identity_providers.add(okta)
+        uow.commit()
+    for i in range(3):
+        base = _user(services, app_id, tenant.id, rand_email(), externalId=f"sub-{i}")
+        external = replace(
+            base,
+            identity_provider_id=okta.id,
+            identity_provider_name=okta.name,
+            identity_provider_type=okta.type.value,
+        )
+        _add(services, app_id, external)
+    for _ in range(2):
+        _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+    assert _counted(services) == _actual(services)
+
+    def total(query: str) -> int:
+        spec = ListSpec(filter=parse_query(query, USER_LISTING.attributes), count=1)
+        with services.core.uow(app_id) as uow:
+            return uow.users.page(spec, ALL, tenant_id=tenant.id).total
+
+    assert total('identityProviderName eq "corp-okta"') == 3  # names are case-insensitive
+    assert total('identityProviderName eq "CORP-OKTA" and status eq "PROVISIONED"') == 3
+    assert total('identityProviderType eq "OKTA"') == 3
+    assert total('identityProviderType eq "WRISTBAND"') == 2
+    assert total('identityProviderType eq "okta"') == 0  # types are exact, as in SQL
+    assert total('identityProviderName eq "nobody"') == 0
+    assert total('identityProviderType eq "OKTA" and status eq "ACTIVE"') == 0
+
+    with services.core.uow(app_id, write=True) as uow:  # its users go by the foreign key's cascade
+        uow.identity_providers.delete(okta.id)
+        uow.commit()
+    assert _counted(services) == _actual(services)
+    assert _counted(services)[(tenant.id, "PROVISIONED")] == 2
+    assert total('identityProviderType eq "OKTA"') == 0
+    with services.core.uow(app_id) as uow:
+        assert uow.users.page(ListSpec(count=1), ALL, tenant_id=tenant.id).total == 2

@@ -196,17 +196,19 @@ users = Table(
     ),
 )
 
-# How many users each tenant has in each status, kept by triggers on ``users`` (migration 0004):
-# the listings' exact totals without counting rows. A tenant's count is the sum of its slots.
+# How many users each tenant has in each status with each identity provider, kept by triggers on
+# ``users`` (migration 0004): the listings' exact totals without counting rows. A count is the sum
+# of its slots.
 user_counts = Table(
     "user_counts",
     metadata,
     Column("application_id", ID, nullable=False),
     Column("tenant_id", ID, nullable=False),
+    Column("identity_provider_id", ID, nullable=False),
     Column("status", String(40), nullable=False),
     Column("slot", Integer, nullable=False),
     Column("users", BigInteger, nullable=False),
-    PrimaryKeyConstraint("tenant_id", "status", "slot", name="pk_user_counts"),
+    PrimaryKeyConstraint("tenant_id", "identity_provider_id", "status", "slot", name="pk_user_counts"),
     Index("ix_user_counts_application", "application_id", "status"),
 )
 

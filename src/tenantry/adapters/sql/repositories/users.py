@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, exists, func, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.listing import MATCHES_TOTAL, USER_LISTING, count_total
@@ -18,7 +18,7 @@ from tenantry.adapters.sql.repositories.base import (
 from tenantry.core.access import TenantScope
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.users.model import User, UserStatus
-from tenantry.protocols.query.ast import Comparison
+from tenantry.protocols.query.ast import BoolOp, Comparison
 
 U = t.users
 T = t.tenants
@@ -137,25 +137,25 @@ class SqlUserRepository(Repository):
             conditions += [U.c.tenant_id == tenant_id, mine]
         statements = USER_LISTING.joined_page(SELECT_USERS, U, USERS_AND_IDP, conditions, spec)
         rows = self.connection.execute(statements.page).all() if spec.count else []
-        countable, status = _answered_by_counts(spec.filter)
+        kept = _kept_by_counts(spec.filter)
         if statements.counted and rows:
             total, estimated = int(getattr(rows[0], MATCHES_TOTAL)), False
-        elif countable:
-            total, estimated = self._counted(scope, tenant_id, status), False
+        elif kept is not None:
+            total, estimated = self._counted(scope, tenant_id, kept), False
         else:
             total, estimated = count_total(self.connection, statements.count, spec.exact_total_up_to)
         return Page(total, spec.start_index, [_from_row(r) for r in rows], estimated)
 
-    def _counted(self, scope: TenantScope, tenant_id: str | None, status: str | None) -> int:
+    def _counted(self, scope: TenantScope, tenant_id: str | None, kept: list[ColumnElement[bool]]) -> int:
         """The total from ``user_counts`` (kept by triggers): a few rows per tenant, where counting
         the users themselves reads one index entry per user."""
-        query = select(func.coalesce(func.sum(UC.c.users), 0)).where(
-            (UC.c.application_id == self.application_id) & scope_clause(UC.c.tenant_id, scope)
+        query = (
+            select(func.coalesce(func.sum(UC.c.users), 0))
+            .select_from(COUNTS_AND_IDP)
+            .where((UC.c.application_id == self.application_id) & scope_clause(UC.c.tenant_id, scope), *kept)
         )
         if tenant_id is not None:
             query = query.where(UC.c.tenant_id == tenant_id)
-        if status is not None:
-            query = query.where(UC.c.status == status)
         return int(self.connection.execute(query).scalar_one())
 
     def delete_for_tenant(self, tenant_id: str, limit: int) -> int:
@@ -219,12 +219,26 @@ class SqlUserRepository(Repository):
         self.connection.execute(update(U).where(U.c.id == user_id).values(**values))
 
 
-def _answered_by_counts(filter_: object | None) -> tuple[bool, str | None]:
-    """Whether ``user_counts`` can total a listing's matches, and the one status it keeps:
-    (True, None) for no filter, (True, "X") for ``status eq "X"``, else (False, None) — the
-    matches must be counted."""
+# A provider's counts with the provider: its name and type answer filters. (Counts of a deleted
+# provider, whose users went with it, sum to zero and drop out of the join.)
+COUNTS_AND_IDP = UC.join(IDP, IDP.c.id == UC.c.identity_provider_id)
+# The attributes ``user_counts`` can answer an ``eq`` on, and the column that answers it.
+COUNTED_BY = {"status": UC.c.status, "identityProviderName": IDP.c.name_key, "identityProviderType": IDP.c.type}
+
+
+def _kept_by_counts(filter_: object | None) -> list[ColumnElement[bool]] | None:
+    """The conditions on ``user_counts`` (joined to the providers) that keep what a listing's
+    filter keeps, when it can: no filter, or ``eq`` on the status, the provider's name or type,
+    alone or joined by ``and``, each attribute once. ``None``: the matches must be counted."""
     if filter_ is None:
-        return True, None
-    status_eq = isinstance(filter_, Comparison) and (filter_.attribute, filter_.op) == ("status", "eq")
-    value = filter_.value if isinstance(filter_, Comparison) else None
-    return (True, value) if status_eq and isinstance(value, str) else (False, None)
+        return []
+    terms = filter_.operands if isinstance(filter_, BoolOp) and filter_.op == "and" else (filter_,)
+    kept: dict[str, ColumnElement[bool]] = {}
+    for term in terms:
+        if not isinstance(term, Comparison) or term.op != "eq" or term.attribute not in COUNTED_BY:
+            return None
+        if term.attribute in kept or not isinstance(term.value, str):
+            return None
+        value = term.value.lower() if USER_LISTING.attributes[term.attribute].case_insensitive else term.value
+        kept[term.attribute] = COUNTED_BY[term.attribute] == value
+    return list(kept.values())

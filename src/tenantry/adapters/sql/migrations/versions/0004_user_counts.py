@@ -1,9 +1,10 @@
 """user counts
 
 Exact ``totalResults`` without counting: ``user_counts`` holds how many users each tenant has in
-each status, kept by triggers on ``users`` in the same transaction as the change (inserts, deletes
-— also the cascades from a tenant, provider or application — and status updates), so the users
-listing can sum a few rows where it used to count up to a million index entries.
+each status with each identity provider, kept by triggers on ``users`` in the same transaction as
+the change (inserts, deletes — also the cascades from a tenant, provider or application — and
+status or provider updates), so the users listing can sum a few rows where it used to count up to
+a million index entries.
 
 On PostgreSQL a tenant's count is spread over ``SLOTS`` rows and each transaction adds to the slot
 of its transaction id: concurrent Create Users in one tenant rarely wait for each other's counter
@@ -35,14 +36,14 @@ DECLARE
     s integer := txid_current() % {SLOTS};
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO user_counts AS c (application_id, tenant_id, status, slot, users)
-        VALUES (OLD.application_id, OLD.tenant_id, OLD.status, s, -1)
-        ON CONFLICT (tenant_id, status, slot) DO UPDATE SET users = c.users - 1;
+        INSERT INTO user_counts AS c (application_id, tenant_id, identity_provider_id, status, slot, users)
+        VALUES (OLD.application_id, OLD.tenant_id, OLD.identity_provider_id, OLD.status, s, -1)
+        ON CONFLICT (tenant_id, identity_provider_id, status, slot) DO UPDATE SET users = c.users - 1;
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        INSERT INTO user_counts AS c (application_id, tenant_id, status, slot, users)
-        VALUES (NEW.application_id, NEW.tenant_id, NEW.status, s, 1)
-        ON CONFLICT (tenant_id, status, slot) DO UPDATE SET users = c.users + 1;
+        INSERT INTO user_counts AS c (application_id, tenant_id, identity_provider_id, status, slot, users)
+        VALUES (NEW.application_id, NEW.tenant_id, NEW.identity_provider_id, NEW.status, s, 1)
+        ON CONFLICT (tenant_id, identity_provider_id, status, slot) DO UPDATE SET users = c.users + 1;
     END IF;
     RETURN NULL;
 END
@@ -62,25 +63,27 @@ POSTGRES_TRIGGERS = [
     # TRUNCATE fires no row trigger (an operator's, not Tenantry's).
     "CREATE TRIGGER users_count_truncate AFTER TRUNCATE ON users"
     " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_count_no_users()",
-    "CREATE TRIGGER users_count_moves AFTER UPDATE OF status, tenant_id ON users FOR EACH ROW"
-    " WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id)"
+    "CREATE TRIGGER users_count_moves AFTER UPDATE OF status, tenant_id, identity_provider_id ON users"
+    " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id"
+    " OR OLD.identity_provider_id IS DISTINCT FROM NEW.identity_provider_id)"
     " EXECUTE FUNCTION tenantry_count_users()",
 ]
 
 
 def _sqlite_upsert(row: str, delta: str) -> str:
     return (
-        "INSERT INTO user_counts (application_id, tenant_id, status, slot, users)"
-        f" VALUES ({row}.application_id, {row}.tenant_id, {row}.status, 0, {delta})"
-        f" ON CONFLICT (tenant_id, status, slot) DO UPDATE SET users = users + ({delta});"
+        "INSERT INTO user_counts (application_id, tenant_id, identity_provider_id, status, slot, users)"
+        f" VALUES ({row}.application_id, {row}.tenant_id, {row}.identity_provider_id, {row}.status, 0, {delta})"
+        f" ON CONFLICT (tenant_id, identity_provider_id, status, slot) DO UPDATE SET users = users + ({delta});"
     )
 
 
 SQLITE_TRIGGERS = [
     f"CREATE TRIGGER users_count_insert AFTER INSERT ON users BEGIN {_sqlite_upsert('NEW', '1')} END",
     f"CREATE TRIGGER users_count_delete AFTER DELETE ON users BEGIN {_sqlite_upsert('OLD', '-1')} END",
-    "CREATE TRIGGER users_count_update AFTER UPDATE OF status, tenant_id ON users"
+    "CREATE TRIGGER users_count_update AFTER UPDATE OF status, tenant_id, identity_provider_id ON users"
     " WHEN OLD.status IS NOT NEW.status OR OLD.tenant_id IS NOT NEW.tenant_id"
+    " OR OLD.identity_provider_id IS NOT NEW.identity_provider_id"
     f" BEGIN {_sqlite_upsert('OLD', '-1')} {_sqlite_upsert('NEW', '1')} END",
 ]
 SQLITE_TRIGGER_NAMES = ["users_count_insert", "users_count_delete", "users_count_update"]
@@ -91,10 +94,11 @@ def upgrade() -> None:
         "user_counts",
         sa.Column("application_id", sa.String(26), nullable=False),
         sa.Column("tenant_id", sa.String(26), nullable=False),
+        sa.Column("identity_provider_id", sa.String(26), nullable=False),
         sa.Column("status", sa.String(40), nullable=False),
         sa.Column("slot", sa.Integer(), nullable=False),
         sa.Column("users", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "status", "slot", name="pk_user_counts"),
+        sa.PrimaryKeyConstraint("tenant_id", "identity_provider_id", "status", "slot", name="pk_user_counts"),
     )
     op.create_index("ix_user_counts_application", "user_counts", ["application_id", "status"])
     postgres = op.get_bind().dialect.name == "postgresql"
@@ -110,9 +114,9 @@ def upgrade() -> None:
         for statement in SQLITE_TRIGGERS:
             op.execute(statement)
     op.execute(
-        "INSERT INTO user_counts (application_id, tenant_id, status, slot, users)"
-        " SELECT application_id, tenant_id, status, 0, count(*) FROM users"
-        " GROUP BY application_id, tenant_id, status"
+        "INSERT INTO user_counts (application_id, tenant_id, identity_provider_id, status, slot, users)"
+        " SELECT application_id, tenant_id, identity_provider_id, status, 0, count(*) FROM users"
+        " GROUP BY application_id, tenant_id, identity_provider_id, status"
     )
 
 
