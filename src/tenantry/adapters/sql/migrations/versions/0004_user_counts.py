@@ -7,7 +7,7 @@ status or provider updates), so the users listing can sum a few rows where it us
 a million index entries.
 
 On PostgreSQL a tenant's count is spread over ``SLOTS`` rows and each transaction adds to the slot
-of its transaction id: concurrent Create Users in one tenant rarely wait for each other's counter
+of its transaction id, once per statement: concurrent Create Users in one tenant rarely wait for each other's counter
 row, and one transaction never holds two slots of the same counter (no deadlock between two
 inserts of its own). SQLite has one writer at a time and one slot. There is no foreign key: a
 cascade from a tenant being deleted updates counts of a tenant already gone (the repository
@@ -30,44 +30,47 @@ depends_on = None
 
 SLOTS = 8
 
-POSTGRES_FUNCTION = f"""
-CREATE FUNCTION tenantry_count_users() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    s integer := txid_current() % {SLOTS};
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO user_counts AS c (application_id, tenant_id, identity_provider_id, status, slot, users)
-        VALUES (OLD.application_id, OLD.tenant_id, OLD.identity_provider_id, OLD.status, s, -1)
-        ON CONFLICT (tenant_id, identity_provider_id, status, slot) DO UPDATE SET users = c.users - 1;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        INSERT INTO user_counts AS c (application_id, tenant_id, identity_provider_id, status, slot, users)
-        VALUES (NEW.application_id, NEW.tenant_id, NEW.identity_provider_id, NEW.status, s, 1)
-        ON CONFLICT (tenant_id, identity_provider_id, status, slot) DO UPDATE SET users = c.users + 1;
-    END IF;
-    RETURN NULL;
-END
-$$
+# PostgreSQL counts once per statement, from its transition tables: a COPY or a multi-row INSERT
+# of a million users in one transaction updates each counter row once, where a row trigger would
+# update it a million times (each update a new row version the next one must step over).
+_UPSERT = f"""
+    INSERT INTO user_counts AS c (application_id, tenant_id, identity_provider_id, status, slot, users)
+    SELECT application_id, tenant_id, identity_provider_id, status, txid_current() % {SLOTS}, sum(delta)
+    FROM ({{changes}}) AS changes
+    GROUP BY application_id, tenant_id, identity_provider_id, status
+    ON CONFLICT (tenant_id, identity_provider_id, status, slot) DO UPDATE SET users = c.users + EXCLUDED.users
 """
-POSTGRES_TRUNCATE_FUNCTION = """
-CREATE FUNCTION tenantry_count_no_users() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM user_counts;
-    RETURN NULL;
-END
-$$
-"""
+_KEY = "application_id, tenant_id, identity_provider_id, status"
+_MOVED = (
+    "(o.status, o.tenant_id, o.identity_provider_id) IS DISTINCT FROM (n.status, n.tenant_id, n.identity_provider_id)"
+)
+POSTGRES_FUNCTIONS = {
+    "tenantry_count_inserted": _UPSERT.format(changes=f"SELECT {_KEY}, 1 AS delta FROM new_rows"),
+    "tenantry_count_deleted": _UPSERT.format(changes=f"SELECT {_KEY}, -1 AS delta FROM old_rows"),
+    "tenantry_count_updated": _UPSERT.format(
+        changes="SELECT o.application_id, o.tenant_id, o.identity_provider_id, o.status, -1 AS delta"
+        f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_MOVED}"
+        " UNION ALL SELECT n.application_id, n.tenant_id, n.identity_provider_id, n.status, 1"
+        f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_MOVED}"
+    ),
+    # TRUNCATE fires no row trigger and has no transition table (an operator's, not Tenantry's).
+    "tenantry_count_no_users": "DELETE FROM user_counts",
+}
 POSTGRES_TRIGGERS = [
-    "CREATE TRIGGER users_count_rows AFTER INSERT OR DELETE ON users"
-    " FOR EACH ROW EXECUTE FUNCTION tenantry_count_users()",
-    # TRUNCATE fires no row trigger (an operator's, not Tenantry's).
+    "CREATE TRIGGER users_count_inserted AFTER INSERT ON users REFERENCING NEW TABLE AS new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_count_inserted()",
+    "CREATE TRIGGER users_count_deleted AFTER DELETE ON users REFERENCING OLD TABLE AS old_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_count_deleted()",
+    "CREATE TRIGGER users_count_updated AFTER UPDATE ON users REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_count_updated()",
     "CREATE TRIGGER users_count_truncate AFTER TRUNCATE ON users"
     " FOR EACH STATEMENT EXECUTE FUNCTION tenantry_count_no_users()",
-    "CREATE TRIGGER users_count_moves AFTER UPDATE OF status, tenant_id, identity_provider_id ON users"
-    " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id"
-    " OR OLD.identity_provider_id IS DISTINCT FROM NEW.identity_provider_id)"
-    " EXECUTE FUNCTION tenantry_count_users()",
 ]
+POSTGRES_TRIGGER_NAMES = ["users_count_inserted", "users_count_deleted", "users_count_updated", "users_count_truncate"]
+
+
+def _postgres_function(name: str, body: str) -> str:
+    return f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NULL; END $$"
 
 
 def _sqlite_upsert(row: str, delta: str) -> str:
@@ -106,8 +109,8 @@ def upgrade() -> None:
         # Writers wait from here to the commit: the backfill below sees every user, and every
         # user written after it goes through the triggers.
         op.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
-        op.execute(POSTGRES_FUNCTION)
-        op.execute(POSTGRES_TRUNCATE_FUNCTION)
+        for name, body in POSTGRES_FUNCTIONS.items():
+            op.execute(_postgres_function(name, body))
         for statement in POSTGRES_TRIGGERS:
             op.execute(statement)
     else:
@@ -122,10 +125,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for trigger in ("users_count_truncate", "users_count_moves", "users_count_rows"):
+        for trigger in POSTGRES_TRIGGER_NAMES:
             op.execute(f"DROP TRIGGER {trigger} ON users")
-        op.execute("DROP FUNCTION tenantry_count_no_users()")
-        op.execute("DROP FUNCTION tenantry_count_users()")
+        for name in POSTGRES_FUNCTIONS:
+            op.execute(f"DROP FUNCTION {name}()")
     else:
         for name in SQLITE_TRIGGER_NAMES:
             op.execute(f"DROP TRIGGER {name}")
