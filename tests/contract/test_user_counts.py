@@ -266,3 +266,39 @@ def test_provider_filters_are_answered_by_the_counts_and_follow_the_provider(ser
     assert total('identityProviderType eq "OKTA"') == 0
     with services.core.uow(app_id) as uow:
         assert uow.users.page(ListSpec(count=1), ALL, tenant_id=tenant.id).total == 2
+
+
+def test_statements_that_change_many_users_at_once_are_counted(services: Services) -> None:
+    """An operator's bulk SQL: one UPDATE or DELETE of many users, and users moved between tenants
+    and providers (the application never does these, the triggers still count them)."""
+    app_id = _app(services)
+    a, b = _tenant(services, app_id), _tenant(services, app_id)
+    for _ in range(5):
+        _add(services, app_id, _user(services, app_id, a.id, rand_email()))
+    assert _counted(services) == _actual(services)
+    with services.database.transaction(write=True) as connection:
+        connection.execute(text("UPDATE users SET status = 'ACTIVE' WHERE tenant_id = :t"), {"t": a.id})
+        connection.execute(
+            text(
+                "UPDATE users SET status = 'INACTIVE' WHERE id IN (SELECT id FROM users WHERE tenant_id = :t LIMIT 2)"
+            ),
+            {"t": a.id},
+        )
+        connection.commit()
+    assert _counted(services) == _actual(services)
+    assert _counted(services)[(a.id, "ACTIVE")] == 3 and _counted(services)[(a.id, "INACTIVE")] == 2
+    with services.core.uow(app_id) as uow:
+        b_provider = uow.identity_providers.get_by_name("wristband", b.id)
+    assert b_provider is not None
+    with services.database.transaction(write=True) as connection:  # move two users to tenant b
+        connection.execute(
+            text(
+                "UPDATE users SET tenant_id = :b, identity_provider_id = :p"
+                " WHERE tenant_id = :a AND status = 'INACTIVE'"
+            ),
+            {"a": a.id, "b": b.id, "p": b_provider.id},
+        )
+        connection.execute(text("DELETE FROM users WHERE tenant_id = :a AND status = 'ACTIVE'"), {"a": a.id})
+        connection.commit()
+    assert _counted(services) == _actual(services)
+    assert _counted(services)[(b.id, "INACTIVE")] == 2 and (a.id, "ACTIVE") not in _counted(services)
