@@ -226,11 +226,6 @@ def add_user(request: Request, signed: SignedDep, core: CoreDep, form: FormDep) 
             raise InvalidRequest("Choose roles from the list")
         if provider not in {name for name, _ in context["providers"]}:
             raise InvalidRequest("Choose an identity provider from the list")
-        if provider != BUILT_IN_NAME and not external_id:
-            raise ConstraintViolations(
-                {"externalId": [Violation("required")]},
-                "A user of an enterprise identity provider needs its external id",
-            )
         user = create_user(
             core,
             signed.principal,
