@@ -11,12 +11,12 @@ from tenantry.bootstrap import Services
 from tenantry.core.access import TenantScope
 from tenantry.core.applications.service import initialize_application
 from tenantry.core.errors import ConstraintViolations
-from tenantry.core.identity_providers.model import BUILT_IN_NAME
+from tenantry.core.identity_providers.model import BUILT_IN_NAME, IdentityProvider
 from tenantry.core.ids import new_id
 from tenantry.core.model import EntityMetadata
 from tenantry.core.ports import ListSpec
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
-from tenantry.core.users.model import User, UserStatus
+from tenantry.core.users.model import User, UserStatus, new_user
 from tests.support import rand, rand_email
 
 ALL = TenantScope(all_tenants=True)
@@ -53,25 +53,28 @@ def _tenant(
     return tenant
 
 
-def _user(services: Services, app_id: str, tenant_id: str, email: str, **profile: str) -> User:
-    with services.core.uow(app_id) as uow:
-        idp = uow.identity_providers.get_by_name(BUILT_IN_NAME, tenant_id)
-    assert idp is not None
-    return User(
-        id=new_id(),
+def _user(
+    services: Services,
+    app_id: str,
+    tenant_id: str,
+    email: str,
+    provider: IdentityProvider | None = None,
+    **profile: str,
+) -> User:
+    """A new PROVISIONED user (not stored), of the tenant's built-in provider unless ``provider``."""
+    if provider is None:
+        with services.core.uow(app_id) as uow:
+            provider = uow.identity_providers.get_by_name(BUILT_IN_NAME, tenant_id)
+    assert provider is not None
+    return new_user(
         application_id=app_id,
         tenant_id=tenant_id,
-        identity_provider_id=idp.id,
-        identity_provider_name=idp.name,
-        identity_provider_type=idp.type.value,
+        provider=provider,
         email=email,
         email_verified=False,
         status=UserStatus.PROVISIONED,
         profile=dict(profile),
-        public_metadata={},
-        restricted_metadata={},
-        password_hash=None,
-        metadata=EntityMetadata.new(_now()),
+        now=_now(),
     )
 
 

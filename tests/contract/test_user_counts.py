@@ -233,14 +233,7 @@ def test_provider_filters_are_answered_by_the_counts_and_follow_the_provider(ser
         uow.identity_providers.add(okta)
         uow.commit()
     for i in range(3):
-        base = _user(services, app_id, tenant.id, rand_email(), externalId=f"sub-{i}")
-        external = replace(
-            base,
-            identity_provider_id=okta.id,
-            identity_provider_name=okta.name,
-            identity_provider_type=okta.type.value,
-        )
-        _add(services, app_id, external)
+        _add(services, app_id, _user(services, app_id, tenant.id, rand_email(), okta, externalId=f"sub-{i}"))
     for _ in range(2):
         _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
     assert _counted(services) == _actual(services)
