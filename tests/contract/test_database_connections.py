@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from tenantry.adapters.sql import database as database_module
 from tenantry.adapters.sql.database import Database
@@ -43,22 +44,19 @@ def test_an_idle_connection_that_died_is_replaced_before_use(
     assert _backend_pid(pg_database) != first  # pinged, found dead, replaced: no error
 
 
-def test_a_busy_connection_is_not_pinged(pg_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_recently_used_connection_is_not_pinged_and_a_broken_one_is_replaced_after_its_error(
+    pg_url: str, pg_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trade-off of pinging only idle connections: a connection that broke while in use is
+    handed out unpinged and fails its statement once; the pool is then invalidated."""
     monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
-    pings: list[str] = []
     first = _backend_pid(pg_database)
-    raw = pg_database.write_engine.pool
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        pings.append(statement)
-
-    event.listen(pg_database.write_engine, "before_cursor_execute", count)
-    try:
-        assert _backend_pid(pg_database) == first
-    finally:
-        event.remove(pg_database.write_engine, "before_cursor_execute", count)
-    assert raw.checkedout() == 0
-    assert pings == ["SELECT pg_backend_pid()"]
+    _terminate(pg_url, first)
+    with pytest.raises(DBAPIError) as failed:  # not pinged: the dead connection was used as it was
+        _backend_pid(pg_database)
+    assert failed.value.connection_invalidated
+    assert _backend_pid(pg_database) != first  # a fresh connection, no error
+    assert pg_database.write_engine.pool.checkedout() == 0
 
 
 def test_the_ping_leaves_no_transaction_open(pg_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
