@@ -14,6 +14,7 @@ from tenantry.bootstrap import Services
 from tenantry.web import health
 from tenantry.web.api import applications, audit, clients, external_idp, invitations, roles, tenants, users, workflows
 from tenantry.web.api import identity_providers as identity_provider_api
+from tenantry.web.api.fast_users import CreateUserFastPath
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
@@ -96,6 +97,13 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     elif services.settings.env == "production" and not services.settings.smtp_url:
         log.warning("smtp_not_configured", note="emails are only logged; set TENANTRY_SMTP_URL")
     install_error_handlers(app)
+    app.add_middleware(
+        CreateUserFastPath,
+        services=services,
+        resolver=app.state.applications,
+        bearer=app.state.bearer,
+        handlers=app.exception_handlers,
+    )
     app.add_middleware(TokenFastPath, services=services, resolver=app.state.applications)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -14,7 +14,6 @@ from tenantry.core.metadata_rules import metadata_violations
 from tenantry.core.model import JsonObject
 from tenantry.core.policies.service import password_policy
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
-from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus, new_user
 from tenantry.core.users.validation import email_violations, profile_violations
 
@@ -43,13 +42,6 @@ class CreateUser:
     restricted_metadata: JsonObject = field(default_factory=dict)
 
 
-def _usable_tenant(uow: UnitOfWork, tenant_id: str) -> Tenant:
-    tenant = uow.tenants.get(tenant_id)
-    if tenant is None or not tenant.is_usable:
-        raise NotFound("tenant", tenant_id)
-    return tenant
-
-
 def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
     require(actor, "user:create", tenant_id=cmd.tenant_id)
     if cmd.restricted_metadata:
@@ -72,8 +64,9 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
     password_hash = ctx.hasher.hash(cmd.password) if cmd.password is not None else None
     now = ctx.clock.now()
     with ctx.uow(actor.application_id, write=True) as uow:
-        _usable_tenant(uow, cmd.tenant_id)
-        provider = uow.identity_providers.get_by_name(cmd.identity_provider_name, cmd.tenant_id)
+        tenant, provider = uow.identity_providers.tenant_and_provider(cmd.tenant_id, cmd.identity_provider_name)
+        if tenant is None or not tenant.is_usable:
+            raise NotFound("tenant", cmd.tenant_id)
         if provider is None:
             raise ConstraintViolations.single(
                 "identityProviderName",

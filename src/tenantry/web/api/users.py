@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from tenantry.adapters.sql.listing import USER_LISTING
+from tenantry.core.access import Principal
+from tenantry.core.context import CoreContext
 from tenantry.core.users import service as users
 from tenantry.core.users.model import PROFILE_FIELDS, UserStatus
 from tenantry.protocols.query import parse_fields, select_fields
@@ -23,6 +25,11 @@ FieldsParam = Annotated[str | None, Query(description="comma-separated field pat
 
 @router.post("/users", status_code=201)
 def create_user(body: CreateUserBody, core: CoreDep, actor: PrincipalDep) -> dict[str, Any]:
+    return created_user(core, actor, body)
+
+
+def created_user(core: CoreContext, actor: Principal, body: CreateUserBody) -> dict[str, Any]:
+    """Create User's work and answer, shared with its fast path (``web/api/fast_users``)."""
     sent = body.model_dump(exclude_unset=True)
     user = users.create_user(
         core,

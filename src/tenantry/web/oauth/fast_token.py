@@ -12,23 +12,20 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenantry.bootstrap import Services
 from tenantry.core.clients.model import ClientType
 from tenantry.protocols.oauth2.client_auth import parse_client_credentials
 from tenantry.protocols.oauth2.errors import OAuth2Error
+from tenantry.web.fast_paths import Headers, read_body, send_json
 from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.oauth.token import client_credentials_response
 
 PATH = "/api/v1/oauth2/token"
 MAX_FAST_BODY = 4096
 ROUTE = SimpleNamespace(path=PATH)
-HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"pragma", b"no-cache"),
-]
+NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
 class TokenFastPath:
@@ -41,33 +38,22 @@ class TokenFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        host = authorization = content_type = None
-        length = -1
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"content-type":
-                content_type = value.decode("latin-1")
-            elif name == b"content-length" and value.isdigit():
-                length = int(value)
-        application = self.resolver.cached(host) if host else None
+        headers = Headers(scope)
+        application = self.resolver.cached(headers.host) if headers.host else None
         if (
             application is None
-            or not 0 < length <= MAX_FAST_BODY
-            or (content_type or "").split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded"
+            or not headers.body_within(MAX_FAST_BODY)
+            or headers.media_type() != "application/x-www-form-urlencoded"
         ):
             await self.app(scope, receive, send)
             return
-        body, replay = await _read(receive)
-        answer = self._answer(application, authorization, body)
+        body, replay = await read_body(receive)
+        answer = self._answer(application, headers.authorization or None, body)
         if answer is None:
             await self.app(scope, replay, send)
             return
         scope["route"] = ROUTE  # for the access log and metrics
-        await send({"type": "http.response.start", "status": 200, "headers": [*HEADERS, _length(answer)]})
-        await send({"type": "http.response.body", "body": answer})
+        await send_json(send, 200, answer, NO_STORE)
 
     def _answer(self, application: Any, authorization: str | None, body: bytes) -> bytes | None:
         try:
@@ -91,29 +77,3 @@ class TokenFastPath:
         ):
             return None
         return json.dumps(client_credentials_response(self.services, application, client)).encode()
-
-
-def _length(body: bytes) -> tuple[bytes, bytes]:
-    return (b"content-length", str(len(body)).encode())
-
-
-async def _read(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a ``receive`` that hands the same messages to the regular route."""
-    messages: list[Message] = []
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return b"".join(chunks), replay

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -8,6 +9,7 @@ from sqlalchemy import bindparam, case, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
+from tenantry.adapters.sql.repositories.tenants import tenant_from_row
 from tenantry.core.identity_providers.model import (
     IdentityProvider,
     IdentityProviderStatus,
@@ -15,6 +17,7 @@ from tenantry.core.identity_providers.model import (
     RoleMapping,
 )
 from tenantry.core.roles.model import OwnerType
+from tenantry.core.tenants.model import Tenant
 
 IDP = t.identity_providers
 DOMAINS = t.identity_provider_domains
@@ -27,6 +30,22 @@ GET_BY_NAME = (
         & (IDP.c.name_key == bindparam("name_key"))
         & ((IDP.c.owner_id == bindparam("app_id")) | (IDP.c.tenant_id == bindparam("tenant_id")))
     )
+    .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
+    .limit(1)
+)
+# Create User's two reads in one round trip: the tenant, and the provider called ``name`` it sees.
+TENANT = t.tenants
+TENANT_AND_PROVIDER = (
+    select(*[c.label(f"t_{c.key}") for c in TENANT.c], *[c.label(f"p_{c.key}") for c in IDP.c])
+    .select_from(
+        TENANT.outerjoin(
+            IDP,
+            (IDP.c.application_id == bindparam("app_id"))
+            & (IDP.c.name_key == bindparam("name_key"))
+            & ((IDP.c.owner_id == bindparam("app_id")) | (IDP.c.tenant_id == TENANT.c.id)),
+        )
+    )
+    .where((TENANT.c.id == bindparam("tenant_id")) & (TENANT.c.application_id == bindparam("app_id")))
     .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
     .limit(1)
 )
@@ -124,6 +143,21 @@ class SqlIdentityProviderRepository(Repository):
         params = {"app_id": self.application_id, "name_key": name.lower(), "tenant_id": tenant_id or ""}
         return self._one(self.connection.execute(GET_BY_NAME, params).first())
 
+    def tenant_and_provider(self, tenant_id: str, name: str) -> tuple[Tenant | None, IdentityProvider | None]:
+        """The tenant and the provider called ``name`` that it sees (as ``get_by_name``), read
+        together; no provider without the tenant."""
+        if not lookupable(tenant_id):
+            return None, None
+        # A name no database could hold matches no provider (``= NULL`` is never true).
+        name_key = name.lower() if lookupable(name) else None
+        params = {"app_id": self.application_id, "name_key": name_key, "tenant_id": tenant_id}
+        row = self.connection.execute(TENANT_AND_PROVIDER, params).first()
+        if row is None:
+            return None, None
+        tenant = tenant_from_row(_Prefixed(row._mapping, "t_"))
+        provider = self._one(_Prefixed(row._mapping, "p_")) if row.p_id is not None else None
+        return tenant, provider
+
     def get_owned(self, owner_id: str, name: str) -> IdentityProvider | None:
         """The provider called ``name`` owned by exactly this owner (the upsert key)."""
         if not lookupable(owner_id, name):
@@ -218,3 +252,16 @@ class SqlIdentityProviderRepository(Repository):
             return False
         self.write(insert(TOGGLES).values(application_id=self.application_id, owner_id=owner_id, **values))
         return True
+
+
+class _Prefixed:
+    """One table's columns of a joined row, by their own names (``row.t_id`` as ``.id``)."""
+
+    __slots__ = ("_columns", "_prefix")
+
+    def __init__(self, columns: Mapping[Any, Any], prefix: str) -> None:
+        self._columns = columns
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._columns[self._prefix + name]

@@ -15,7 +15,7 @@ T = t.tenants
 GET_TENANT = select(T).where((T.c.id == bindparam("tenant_id")) & (T.c.application_id == bindparam("app_id")))
 
 
-def _from_row(row: Any) -> Tenant:
+def tenant_from_row(row: Any) -> Tenant:
     return Tenant(
         id=row.id,
         application_id=row.application_id,
@@ -55,13 +55,13 @@ class SqlTenantRepository(Repository):
         if not lookupable(tenant_id):
             return None
         row = self.connection.execute(GET_TENANT, {"tenant_id": tenant_id, "app_id": self.application_id}).first()
-        return _from_row(row) if row else None
+        return tenant_from_row(row) if row else None
 
     def get_by_domain_name(self, domain_name: str) -> Tenant | None:
         if not lookupable(domain_name):
             return None
         row = self.connection.execute(self._mine().where(T.c.domain_key == domain_name.lower())).first()
-        return _from_row(row) if row else None
+        return tenant_from_row(row) if row else None
 
     def add(self, tenant: Tenant) -> None:
         self.write(
@@ -89,7 +89,7 @@ class SqlTenantRepository(Repository):
     def page(self, spec: ListSpec, scope: TenantScope) -> Page[Tenant]:
         count, page = TENANT_LISTING.page(self._mine().where(scope_clause(T.c.id, scope)), spec)
         total = self.connection.execute(count).scalar_one()
-        items = [_from_row(r) for r in self.connection.execute(page)] if spec.count else []
+        items = [tenant_from_row(r) for r in self.connection.execute(page)] if spec.count else []
         return Page(total, spec.start_index, items)
 
     def ids_with_status(self, status: str) -> list[str]:
