@@ -72,9 +72,7 @@ def test_requests_it_cannot_take_go_to_the_route(api: Api, fast_calls: list[Any]
     assert user_count(api, tenant["id"]) == 0
 
 
-def test_unexpected_errors_are_answered_by_the_applications_handlers(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unexpected_errors_are_answered_by_the_applications_handlers(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant = api.create_tenant()
 
     def broken(*_: Any) -> dict[str, Any]:

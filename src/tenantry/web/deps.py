@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.access import Principal
@@ -14,6 +13,7 @@ from tenantry.core.context import CoreContext
 from tenantry.core.errors import NotFound
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.hosts import ApplicationResolver, HostTarget, TenantTarget
+from tenantry.web.threads import run_in_thread
 
 # The dependencies are ``async`` so that FastAPI does not hop to the thread pool for each of
 # them: they answer from memory and only go to a thread when they must read the database.
@@ -35,7 +35,7 @@ async def get_application(request: Request) -> Application:
     cached = resolver.cached(host)
     if cached is not None:
         return cached
-    application: Application = await run_in_threadpool(resolver.for_host, host)
+    application: Application = await run_in_thread(resolver.for_host, host)
     return application
 
 
@@ -45,7 +45,7 @@ async def get_target(request: Request) -> HostTarget:
     cached = resolver.cached_target(host)
     if cached is not None:
         return cached
-    target: HostTarget = await run_in_threadpool(resolver.target, host)
+    target: HostTarget = await run_in_thread(resolver.target, host)
     return target
 
 
@@ -61,7 +61,7 @@ async def get_principal(request: Request, application: Annotated[Application, De
     cached = authenticator.authenticate_cached(authorization, application)
     if cached is not None:
         return cached
-    return await run_in_threadpool(authenticator.authenticate, authorization, application)
+    return await run_in_thread(authenticator.authenticate, authorization, application)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
+
+from tenantry.web.threads import run_in_thread
 
 
 def in_thread_pool(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,7 +30,7 @@ def in_thread_pool(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(endpoint)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        return await run_in_threadpool(endpoint, *args, **kwargs)
+        return await run_in_thread(endpoint, *args, **kwargs)
 
     return call
 

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +30,7 @@ from tenantry.web.api.users import created_user
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.fast_paths import ErrorHandler, Headers, error_response, read_body, render_json, send_json
 from tenantry.web.hosts import ApplicationResolver
+from tenantry.web.threads import run_in_thread
 
 PATH = "/api/v1/users"
 MAX_FAST_BODY = 16_384
@@ -69,7 +69,7 @@ class CreateUserFastPath:
             return
         scope["route"] = ROUTE  # for the access log and metrics
         try:
-            document = await run_in_threadpool(created_user, self.core, actor, body)
+            document = await run_in_thread(created_user, self.core, actor, body)
         except Exception as error:
             response = await error_response(self.handlers, Request(scope, replay), error)
             await response(scope, replay, send)

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.core.identity_providers import overrides
 from tenantry.core.identity_providers import service as idps
@@ -20,6 +19,7 @@ from tenantry.web.api.schemas import Body
 from tenantry.web.deps import ApplicationDep, CoreDep, PrincipalDep
 from tenantry.web.identity_provider_checks import import_saml_metadata, test_connection
 from tenantry.web.routing import OneHopRoute
+from tenantry.web.threads import run_in_thread
 
 router = APIRouter(route_class=OneHopRoute, tags=["identity providers"])
 ProviderList = Annotated[ListParams, Depends(list_params(IDP_ATTRIBUTES))]
@@ -92,7 +92,7 @@ async def upsert_provider(
     fields = body.fields()
     idps.require_may_configure(actor, fields)  # before fetching any metadata on the caller's behalf
     fields = await _with_metadata(fields, fields.get("type"))
-    view, created = await run_in_threadpool(
+    view, created = await run_in_thread(
         idps.upsert_identity_provider, core, actor, fields, upsert=_flag(request.query_params.get("upsert"))
     )
     response.status_code = 201 if created else 200
@@ -112,11 +112,11 @@ async def patch_provider(
     provider_id: str, body: ProviderBody, core: CoreDep, actor: PrincipalDep, application: ApplicationDep
 ) -> dict[str, Any]:
     changes = body.fields()
-    current = await run_in_threadpool(idps.get_identity_provider, core, actor, provider_id, MANAGE)
+    current = await run_in_thread(idps.get_identity_provider, core, actor, provider_id, MANAGE)
     protocol = changes.get("protocol")
     if isinstance(protocol, dict) and current.provider.protocol_type is ProtocolType.SAML2:
         changes = await _with_metadata(changes, IdentityProviderType.SAML2.value)
-    view = await run_in_threadpool(idps.update_identity_provider, core, actor, provider_id, changes)
+    view = await run_in_thread(idps.update_identity_provider, core, actor, provider_id, changes)
     return provider_json(view.provider, application, view.tenant)
 
 
@@ -183,7 +183,7 @@ def resolve_redirect_urls(
 async def test_provider_connection(
     tenant_id: str, body: TestConnectionBody, core: CoreDep, actor: PrincipalDep
 ) -> dict[str, Any]:
-    _, provider = await run_in_threadpool(
+    _, provider = await run_in_thread(
         overrides.connection_target,
         core,
         actor,

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import TenantryError
@@ -49,6 +48,7 @@ from tenantry.web.dashboard.rendering import (
 )
 from tenantry.web.deps import CoreDep
 from tenantry.web.identity_provider_checks import ConnectionReport, import_saml_metadata, test_connection
+from tenantry.web.threads import run_in_thread
 
 router = dashboard_router()
 BASE = "/dashboard/identity-providers"
@@ -345,7 +345,7 @@ def new_provider(request: Request, signed: SignedDep, core: CoreDep) -> Response
 async def create_provider(request: Request, signed: SignedDep, core: CoreDep, form: IdpFormDep) -> Response:
     kind = "saml" if form.get("kind") == "saml" else "oidc"
     tenant_id = form.get("tenant") if signed.app_view else signed.admin.tenant_id or ""
-    tenant = await run_in_threadpool(_owner_tenant, core, signed, tenant_id)
+    tenant = await run_in_thread(_owner_tenant, core, signed, tenant_id)
     values = _values_from(form, kind)
     mappings = _mappings_from(form)
     fields = _fields(values, mappings, _protocol(values, kind, editing=False, form=form))
@@ -361,9 +361,9 @@ async def create_provider(request: Request, signed: SignedDep, core: CoreDep, fo
         idps.require_may_configure(signed.principal, fields)
         if kind == "saml":
             fields["protocol"] = await import_saml_metadata(fields["protocol"])
-        view, _ = await run_in_threadpool(idps.upsert_identity_provider, core, signed.principal, fields, upsert=False)
+        view, _ = await run_in_thread(idps.upsert_identity_provider, core, signed.principal, fields, upsert=False)
     except TenantryError as error:
-        roles = await run_in_threadpool(_roles, core, signed, tenant.id if tenant else None)
+        roles = await run_in_thread(_roles, core, signed, tenant.id if tenant else None)
         state = FormState(kind, values, mappings, roles)
         return _form_page(request, core, signed, state, tenant=tenant, status=400, errors=error_text(error))
     return redirect(f"{BASE}/{view.provider.id}?done=created")
@@ -392,7 +392,7 @@ def edit_provider(request: Request, provider_id: str, signed: SignedDep, core: C
 async def save_provider(
     request: Request, provider_id: str, signed: SignedDep, core: CoreDep, form: IdpFormDep
 ) -> Response:
-    view = await run_in_threadpool(_editable, core, signed, provider_id)
+    view = await run_in_thread(_editable, core, signed, provider_id)
     kind = _kind_of(view.provider)
     values = {**_values_from(form, kind), "type": view.provider.type.value, "name": view.provider.name}
     mappings = _mappings_from(form)
@@ -400,10 +400,10 @@ async def save_provider(
     try:
         if kind == "saml":
             changes["protocol"] = await import_saml_metadata(changes["protocol"])
-        await run_in_threadpool(idps.update_identity_provider, core, signed.principal, provider_id, changes)
+        await run_in_thread(idps.update_identity_provider, core, signed.principal, provider_id, changes)
     except TenantryError as error:
         state = FormState(kind, {**values, "hasSecret": _values_of(view.provider)["hasSecret"]}, mappings, [])
-        state.roles = await run_in_threadpool(_roles, core, signed, view.provider.tenant_id)
+        state.roles = await run_in_thread(_roles, core, signed, view.provider.tenant_id)
         return _form_page(
             request,
             core,
@@ -421,13 +421,13 @@ async def save_provider(
 async def test_provider(
     request: Request, provider_id: str, signed: SignedDep, core: CoreDep, form: IdpFormDep
 ) -> Response:
-    view: idps.ProviderView = await run_in_threadpool(
+    view: idps.ProviderView = await run_in_thread(
         call, idps.get_identity_provider, core, signed.principal, provider_id, MANAGE
     )
     if not view.provider.is_external:
         raise not_found()
     report: ConnectionReport = await test_connection(view.provider)
-    state = await run_in_threadpool(_edit_state, core, signed, view.provider)
+    state = await run_in_thread(_edit_state, core, signed, view.provider)
     return _form_page(request, core, signed, state, tenant=view.tenant, provider=view.provider, report=report)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.core.admins.mfa import SecondStepExpired, verify_second_step
 from tenantry.core.admins.model import Admin
@@ -49,6 +48,7 @@ from tenantry.web.dashboard.rendering import (
 )
 from tenantry.web.deps import ApplicationDep, CoreDep
 from tenantry.web.ratelimit import RateLimits, client_ip
+from tenantry.web.threads import run_in_thread
 
 router = dashboard_router()
 STATIC = Path(__file__).parent / "static"
@@ -141,12 +141,12 @@ async def login_submit(request: Request, application: ApplicationDep, core: Core
     ):
         return _limited(request, application, "login.html", {"email": email})
     try:
-        admin: Admin = await run_in_threadpool(authenticate_admin, core, application.id, email, form.get("password"))
+        admin: Admin = await run_in_thread(authenticate_admin, core, application.id, email, form.get("password"))
     except InvalidCredentials:
         context = {"brand": application.display_name, "email": email, "error": "Invalid email or password."}
         return render(request, "login.html", context, 401)
     if second_factor_required(admin):
-        step_token = await run_in_threadpool(start_admin_session, core, admin, second_step=True)
+        step_token = await run_in_thread(start_admin_session, core, admin, second_step=True)
         response = redirect("/dashboard/login/code")
         response.set_cookie(
             SECOND_STEP_COOKIE,
@@ -158,7 +158,7 @@ async def login_submit(request: Request, application: ApplicationDep, core: Core
             samesite="strict",
         )
         return response
-    token = await run_in_threadpool(start_admin_session, core, admin)
+    token = await run_in_thread(start_admin_session, core, admin)
     return _signed_in_response(token)
 
 
@@ -181,13 +181,13 @@ async def code_submit(request: Request, application: ApplicationDep, core: CoreD
     ):
         return _limited(request, application, "login_code.html", {})
     try:
-        admin = await run_in_threadpool(verify_second_step, core, application.id, step_token, form.get("code"))
+        admin = await run_in_thread(verify_second_step, core, application.id, step_token, form.get("code"))
     except SecondStepExpired:
         return redirect("/dashboard/login")
     except InvalidCredentials:
         context = {"brand": application.display_name, "error": "That code is not valid. Try the current one."}
         return render(request, "login_code.html", context, 401)
-    token = await run_in_threadpool(start_admin_session, core, admin)
+    token = await run_in_thread(start_admin_session, core, admin)
     return _signed_in_response(token)
 
 

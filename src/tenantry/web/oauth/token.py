@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
@@ -29,6 +28,7 @@ from tenantry.protocols.oauth2.tokens import IssuedToken, client_credentials_cla
 from tenantry.protocols.oidc.claims import access_token_claims, id_token_claims
 from tenantry.web.deps import ApplicationDep, ServicesDep
 from tenantry.web.routing import OneHopRoute
+from tenantry.web.threads import run_in_thread
 
 router = APIRouter(route_class=OneHopRoute, tags=["oauth2"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -174,7 +174,7 @@ async def token(request: Request, services: ServicesDep, application: Applicatio
         if found:
             checked = _check_client(client, credentials.client_secret)
             return JSONResponse(client_credentials_response(services, application, checked), headers=NO_STORE)
-    body = await run_in_threadpool(_grant, services, clients, application, authorization, form)
+    body = await run_in_thread(_grant, services, clients, application, authorization, form)
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -191,5 +191,5 @@ async def revoke(request: Request, services: ServicesDep, application: Applicati
         client = authenticate(request.app.state.clients, application, request.headers.get("authorization"), form)
         grants.revoke_refresh_token(services.core, client, token_value)
 
-    await run_in_threadpool(run)
+    await run_in_thread(run)
     return Response(status_code=200, headers=NO_STORE)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
@@ -22,6 +21,7 @@ from tenantry.web.pages.login import read_form, sso_start_path
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page
 from tenantry.web.pages.signup import FIELD_LABELS, VIOLATION_TEXT, landing_url, schema_fields
 from tenantry.web.routing import OneHopRoute
+from tenantry.web.threads import run_in_thread
 
 router = APIRouter(route_class=OneHopRoute, tags=["hosted pages"], include_in_schema=False)
 PATHS = {InvitationKind.NEW_USER: "/accept-invite", InvitationKind.EXISTING_USER: "/accept-existing-invite"}
@@ -165,7 +165,7 @@ async def _submit(request: Request, services: Services, target: TenantTargetDep,
         check_csrf(request, form)
     except CsrfFailure as error:
         return error_page(request, "Please try again", error.message, 403)
-    return await run_in_threadpool(_accept, request, services, target, kind, form)
+    return await run_in_thread(_accept, request, services, target, kind, form)
 
 
 @router.post("/accept-invite", response_model=None)

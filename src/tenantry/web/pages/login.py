@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
@@ -35,6 +34,7 @@ from tenantry.web.oauth.flow import (
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page, too_many_requests
 from tenantry.web.ratelimit import RateLimits, client_ip
 from tenantry.web.routing import OneHopRoute
+from tenantry.web.threads import run_in_thread
 
 router = APIRouter(route_class=OneHopRoute, tags=["hosted pages"], include_in_schema=False)
 MAX_FORM_BYTES = 16_384
@@ -137,11 +137,11 @@ async def login_submit(request: Request, services: ServicesDep, target: TargetDe
         email = (form.get("email") or "").strip()
         if not limits.allow("discovery_ip", ip) or (email and not limits.allow("discovery_email", email)):
             return too_many_requests(request)
-        return await run_in_threadpool(_discover, request, services, target.application, form)
+        return await run_in_thread(_discover, request, services, target.application, form)
     identifier = (form.get("identifier") or "").strip()
     if not limits.allow("login_ip", ip) or not limits.allow("login_identifier", target.tenant.id, identifier):
         return too_many_requests(request)
-    return await run_in_threadpool(
+    return await run_in_thread(
         _tenant_login, request, services, target.application, target.tenant, form, target.custom_domain
     )
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.access import TenantScope
@@ -29,6 +28,7 @@ from tenantry.web.pages.login import read_form, tenant_login_url
 from tenantry.web.pages.rendering import CsrfFailure, check_csrf, error_page, page, too_many_requests
 from tenantry.web.ratelimit import RateLimits, client_ip
 from tenantry.web.routing import OneHopRoute
+from tenantry.web.threads import run_in_thread
 
 router = APIRouter(route_class=OneHopRoute, tags=["hosted pages"], include_in_schema=False)
 FIELD_LABELS = {
@@ -211,7 +211,7 @@ async def signup_submit(request: Request, services: ServicesDep, target: TargetD
         return error_page(request, "Please try again", error.message, 403)
     if not _limits(request).allow("signup_ip", client_ip(request)):
         return too_many_requests(request)
-    return await run_in_threadpool(_do_signup, request, services, target.application, target.tenant, form)
+    return await run_in_thread(_do_signup, request, services, target.application, target.tenant, form)
 
 
 @router.get("/api/v1/auth-sessions/create", response_model=None)
@@ -263,7 +263,7 @@ async def activate_code(request: Request, services: ServicesDep, target: TargetD
             return _signed_in_response(request, services, target.application, owner.tenant, owner.user, client_id)
         return _handoff(services, target.application, owner.tenant, owner.user, client_id)
 
-    return await run_in_threadpool(run)
+    return await run_in_thread(run)
 
 
 @router.get("/verify-email", response_model=None)
@@ -296,7 +296,7 @@ async def forgot_password_submit(request: Request, services: ServicesDep, target
     limits = _limits(request)
     if not limits.allow("forgot_ip", client_ip(request)) or (email and not limits.allow("forgot_email", email)):
         return too_many_requests(request)
-    await run_in_threadpool(activation.request_password_reset, services.core, target.application, target.tenant, email)
+    await run_in_thread(activation.request_password_reset, services.core, target.application, target.tenant, email)
     return page(request, "forgot_password.html", {**_branding(target.application, target.tenant), "sent": True})
 
 
@@ -316,7 +316,7 @@ async def reset_password_submit(request: Request, services: ServicesDep, target:
         return error_page(request, "Please try again", error.message, 403)
     code = form.get("code") or ""
     try:
-        await run_in_threadpool(
+        await run_in_thread(
             activation.reset_password, services.core, target.application, code, form.get("password") or ""
         )
     except ConstraintViolations as error:

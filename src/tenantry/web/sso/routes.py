@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
@@ -45,6 +44,7 @@ from tenantry.web.pages.rendering import error_page
 from tenantry.web.pages.signup import landing_url
 from tenantry.web.routing import OneHopRoute
 from tenantry.web.sso.saml_config import saml_parties
+from tenantry.web.threads import run_in_thread
 
 router = APIRouter(route_class=OneHopRoute, tags=["enterprise sso"], include_in_schema=False)
 BROWSER_COOKIE = "tenantry_sso"
@@ -75,7 +75,7 @@ def _provider(services: Services, tenant: Tenant, provider_id: str) -> IdentityP
 @router.get("/sso/{provider_id}/start", response_model=None)
 async def start(request: Request, provider_id: str, services: ServicesDep, target: TenantTargetDep) -> Response:
     tenant = target.tenant
-    provider = await run_in_threadpool(_provider, services, tenant, provider_id)
+    provider = await run_in_thread(_provider, services, tenant, provider_id)
     if provider is None:
         return _refusal(request, "Unknown sign-in method", "This identity provider is not available here.", 404)
     query = request.query_params
@@ -91,7 +91,7 @@ async def start(request: Request, provider_id: str, services: ServicesDep, targe
         if provider.protocol_type is ProtocolType.SAML2:
             sp, idp = saml_parties(provider_saml_settings(provider), urls, services.saml_sp)
             location, request_id = saml.build_authn_request(sp, idp, relay_state=state)
-            await run_in_threadpool(
+            await run_in_thread(
                 record_request,
                 services.core,
                 tenant,
@@ -106,7 +106,7 @@ async def start(request: Request, provider_id: str, services: ServicesDep, targe
             endpoints = await services.oidc.discover(settings.issuer)
             verifier, challenge = pkce_pair()
             nonce = secrets.token_urlsafe(24)
-            await run_in_threadpool(
+            await run_in_thread(
                 record_request,
                 services.core,
                 tenant,
@@ -143,12 +143,12 @@ async def start(request: Request, provider_id: str, services: ServicesDep, targe
 @router.get("/sso/{provider_id}/callback", response_model=None)
 async def oidc_callback(request: Request, provider_id: str, services: ServicesDep, target: TenantTargetDep) -> Response:
     tenant = target.tenant
-    provider = await run_in_threadpool(_provider, services, tenant, provider_id)
+    provider = await run_in_thread(_provider, services, tenant, provider_id)
     if provider is None or provider.protocol_type is not ProtocolType.OIDC:
         return _refusal(request, "Unknown sign-in method", "This identity provider is not available here.", 404)
     query = request.query_params
     try:
-        pending = await run_in_threadpool(
+        pending = await run_in_thread(
             take_request, services.core, tenant, provider, query.get("state"), request.cookies.get(BROWSER_COOKIE)
         )
     except SsoRefused as error:
@@ -196,7 +196,7 @@ async def oidc_callback(request: Request, provider_id: str, services: ServicesDe
 @router.post("/sso/{provider_id}/acs", response_model=None)
 async def saml_acs(request: Request, provider_id: str, services: ServicesDep, target: TenantTargetDep) -> Response:
     tenant = target.tenant
-    provider = await run_in_threadpool(_provider, services, tenant, provider_id)
+    provider = await run_in_thread(_provider, services, tenant, provider_id)
     if provider is None or provider.protocol_type is not ProtocolType.SAML2:
         return _refusal(request, "Unknown sign-in method", "This identity provider is not available here.", 404)
     form = await read_form(request, max_bytes=MAX_SAML_FORM_BYTES)
@@ -205,7 +205,7 @@ async def saml_acs(request: Request, provider_id: str, services: ServicesDep, ta
     relay_state = form.get("RelayState")
     if relay_state or not settings.allow_idp_initiated_sso:
         try:
-            pending = await run_in_threadpool(
+            pending = await run_in_thread(
                 take_request, services.core, tenant, provider, relay_state, request.cookies.get(BROWSER_COOKIE)
             )
         except SsoRefused as error:
@@ -213,7 +213,7 @@ async def saml_acs(request: Request, provider_id: str, services: ServicesDep, ta
                 return _refusal(request, "The sign-in could not be completed", error.message)
     sp, idp = saml_parties(settings, sso_urls(target.application, tenant, provider), services.saml_sp)
     try:
-        assertion = await run_in_threadpool(
+        assertion = await run_in_thread(
             partial(
                 saml.validate_response,
                 sp,
@@ -245,7 +245,7 @@ async def _finish(
     context = {k: v for k, v in (pending.context if pending else {}).items() if isinstance(v, str)}
     invitation = context.get("invitation")
     try:
-        user = await run_in_threadpool(
+        user = await run_in_thread(
             sign_in_external,
             services.core,
             application,
@@ -276,8 +276,8 @@ async def _finish(
     client_id = context.get("client_id")
     landing = None
     if params is None and not client_id:
-        landing = await run_in_threadpool(landing_url, services, application, tenant, None)
-    return await run_in_threadpool(
+        landing = await run_in_thread(landing_url, services, application, tenant, None)
+    return await run_in_thread(
         continue_signed_in,
         request,
         services,
@@ -294,7 +294,7 @@ async def _finish(
 @router.get("/sso/{provider_id}/metadata", response_model=None)
 async def sp_metadata(request: Request, provider_id: str, services: ServicesDep, target: TenantTargetDep) -> Response:
     """The SP metadata the tenant's IT admin gives their IdP (entity id, ACS URL, signing cert)."""
-    provider = await run_in_threadpool(_provider, services, target.tenant, provider_id)
+    provider = await run_in_thread(_provider, services, target.tenant, provider_id)
     if provider is None or provider.protocol_type is not ProtocolType.SAML2:
         return _refusal(request, "Unknown sign-in method", "This identity provider is not available here.", 404)
     urls = sso_urls(target.application, target.tenant, provider)
