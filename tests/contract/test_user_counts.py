@@ -295,3 +295,48 @@ def test_statements_that_change_many_users_at_once_are_counted(services: Service
         connection.commit()
     assert _counted(services) == _actual(services)
     assert _counted(services)[(b.id, "INACTIVE")] == 2 and (a.id, "ACTIVE") not in _counted(services)
+
+
+def test_postgresql_spreads_a_count_over_64_slots(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Migration 0005: concurrent writers of one tenant wait for each other's counter row only when
+    their transaction ids share a slot — 8 slots before it, 64 after (the old rows still count)."""
+    server_url = request.getfixturevalue("pg_url")
+    url = f"{server_url}_slots_{rand_email().split('@')[0].replace('-', '_')}"
+    _create_database(server_url, url)
+    upgrade(url, "0004")
+    services = bootstrap(test_settings(tmp_path, url), migrate=False)
+    try:
+        app_id = _app(services)
+        tenant = _tenant(services, app_id)
+
+        def slots_after_adding(users: int) -> set[int]:
+            with services.database.transaction(write=False) as connection:
+                before = set(connection.execute(select(t.user_counts.c.slot)).scalars())
+            for _ in range(users):  # one transaction each: consecutive transaction ids
+                _add(services, app_id, _user(services, app_id, tenant.id, rand_email()))
+            with services.database.transaction(write=False) as connection:
+                return set(connection.execute(select(t.user_counts.c.slot)).scalars()) - before
+
+        assert max(slots_after_adding(40)) < 8
+        upgrade(url, "head")
+        assert len(slots_after_adding(40)) > 8
+        assert _counted(services) == _actual(services) == {(tenant.id, "PROVISIONED"): 80}
+    finally:
+        services.close()
+        _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def test_the_slots_migration_downgrades(request: pytest.FixtureRequest) -> None:
+    from alembic import command
+
+    from tenantry.adapters.sql.migrate import alembic_config
+
+    server_url = request.getfixturevalue("pg_url")
+    url = f"{server_url}_slots_down_{rand_email().split('@')[0].replace('-', '_')}"
+    _create_database(server_url, url)
+    try:
+        upgrade(url, "head")
+        command.downgrade(alembic_config(url), "0004")
+        upgrade(url, "head")
+    finally:
+        _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
