@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from tenantry.adapters.mail.dispatch import OutboxDispatcher
 from tenantry.adapters.mail.memory import LogTransport
@@ -25,6 +24,9 @@ from tenantry.core.ports import EmailRenderer
 from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.protocols.oidc.relying_party import OidcRelyingParty
 from tenantry.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class SystemClock:
@@ -99,7 +101,7 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         outbox_dispatcher=OutboxDispatcher(
             database, transport, settings, clock, lease_seconds=settings.mail_lease_seconds
         ),
-        oidc=OidcRelyingParty(sso_http_client()),
+        oidc=OidcRelyingParty(sso_http_client),
         clients=ClientCache(core),
         saml_sp=load_or_create_sp_credentials(
             settings.data_dir / "saml", settings.saml_sp_key_file, settings.saml_sp_cert_file
@@ -111,6 +113,8 @@ def sso_http_client() -> httpx.AsyncClient:
     """What Tenantry uses to reach external IdPs (discovery, JWKS, token, userinfo, SAML metadata).
     No pooled keep-alive connections: they would tie the client to one event loop, and SSO traffic
     is a few requests per sign-in."""
+    import httpx  # here, not with the module: most workers never reach an IdP (3 MB)
+
     return httpx.AsyncClient(
         timeout=httpx.Timeout(10.0),
         limits=httpx.Limits(max_keepalive_connections=0),

@@ -89,7 +89,7 @@ class FakeIdp:
 
 def make_rp(idp: FakeIdp, clock: Clock | None = None) -> OidcRelyingParty:
     http = httpx.AsyncClient(transport=httpx.MockTransport(idp.handler))
-    return OidcRelyingParty(http, clock=clock or Clock(), leeway_seconds=60, jwks_refresh_interval_seconds=60)
+    return OidcRelyingParty(lambda: http, clock=clock or Clock(), leeway_seconds=60, jwks_refresh_interval_seconds=60)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from cryptography import x509
 
 from tenantry.bootstrap import sso_http_client
@@ -28,6 +27,7 @@ from tenantry.core.identity_providers.settings import (
 from tenantry.protocols import saml
 from tenantry.protocols.oidc.jwks_cache import JwksCache
 from tenantry.protocols.oidc.relying_party import OidcError, OidcRelyingParty
+from tenantry.protocols.oidc.rp_model import http_error
 from tenantry.protocols.saml.model import SamlError
 
 METADATA_TIMEOUT_SECONDS = 5.0
@@ -44,6 +44,8 @@ async def fetch_metadata(url: str) -> bytes:
     """The document at ``url`` (https, or http on loopback), at most 1 MB, within 5 seconds."""
     if not is_acceptable_url(url):
         raise MetadataUnavailable("the metadata URL must use https")
+    import httpx  # here, not with the module (see ``http_error``)
+
     try:
         async with (
             httpx.AsyncClient(timeout=METADATA_TIMEOUT_SECONDS, follow_redirects=False) as http,
@@ -59,7 +61,7 @@ async def fetch_metadata(url: str) -> bytes:
                     raise MetadataUnavailable("the metadata document is larger than 1 MB")
                 chunks.append(chunk)
             return b"".join(chunks)
-    except httpx.HTTPError:
+    except http_error():
         raise MetadataUnavailable("the metadata URL could not be reached") from None
 
 
@@ -120,7 +122,7 @@ async def _test_oidc(provider: IdentityProvider, report: ConnectionReport) -> No
     settings = provider_oidc_settings(provider)
     async with sso_http_client() as http:
         try:
-            endpoints = await OidcRelyingParty(http).discover(settings.issuer)
+            endpoints = await OidcRelyingParty(lambda: http).discover(settings.issuer)
         except OidcError as error:
             report.check("discovery", False, reason=error.reason, issuer=settings.issuer)
             return
@@ -132,7 +134,7 @@ async def _test_oidc(provider: IdentityProvider, report: ConnectionReport) -> No
             tokenEndpoint=endpoints.token_endpoint,
         )
         try:
-            keys = await JwksCache(http, clock=time.time, ttl_seconds=0, refresh_interval_seconds=0).keys(
+            keys = await JwksCache(lambda: http, clock=time.time, ttl_seconds=0, refresh_interval_seconds=0).keys(
                 endpoints.jwks_uri
             )
         except OidcError as error:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from authlib.oidc.core.util import create_half_hash
-
 from tenantry.core.ids import new_id
 from tenantry.core.roles.model import Role
 from tenantry.core.users.model import User
+from tenantry.protocols.oidc.token_hash import half_hash
 
 
 def base_claims(user: User) -> dict[str, Any]:
@@ -93,7 +92,7 @@ def id_token_claims(
         "iat": now,
         "exp": now + lifetime,
         "auth_time": auth_time,
-        "at_hash": create_half_hash(access_token, "RS256").decode("ascii"),
+        "at_hash": half_hash(access_token, "RS256"),
     }
     if nonce is not None:
         claims["nonce"] = nonce

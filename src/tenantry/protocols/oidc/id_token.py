@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 from typing import Any
@@ -18,6 +17,7 @@ from joserfc.errors import JoseError
 
 from tenantry.protocols.oidc.jwks_cache import SigningKey
 from tenantry.protocols.oidc.rp_model import OidcError
+from tenantry.protocols.oidc.token_hash import half_hash
 
 ALLOWED_ALGORITHMS: dict[str, str] = {
     "RS256": "RSA",
@@ -28,7 +28,6 @@ ALLOWED_ALGORITHMS: dict[str, str] = {
     "ES384": "EC",
 }
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384"}
-_HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 MAX_ID_TOKEN_CHARS = 64 * 1024
 
 
@@ -137,7 +136,6 @@ def check_at_hash(claims: dict[str, Any], alg: str, access_token: str | None) ->
         return
     if not isinstance(at_hash, str):
         raise OidcError("id_token at_hash invalid")
-    digest = _HASHES[alg[-3:]](access_token.encode("ascii", "replace")).digest()
-    expected = base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=")
+    expected = half_hash(access_token, alg).encode("ascii")
     if not hmac.compare_digest(expected, at_hash.encode("ascii", "replace")):
         raise OidcError("id_token at_hash mismatch")

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from tenantry.protocols.oidc.rp_model import OidcError
+from tenantry.protocols.oidc.rp_model import OidcError, http_error
+
+if TYPE_CHECKING:
+    import httpx
 
 SigningKey = RSAKey | ECKey
 
@@ -47,7 +49,12 @@ def _import_signing_keys(document: Any) -> tuple[SigningKey, ...]:
 
 class JwksCache:
     def __init__(
-        self, http: httpx.AsyncClient, *, clock: Callable[[], float], ttl_seconds: int, refresh_interval_seconds: int
+        self,
+        http: Callable[[], httpx.AsyncClient],
+        *,
+        clock: Callable[[], float],
+        ttl_seconds: int,
+        refresh_interval_seconds: int,
     ) -> None:
         self._http = http
         self._clock = clock
@@ -78,8 +85,8 @@ class JwksCache:
             if cached is not None and self._clock() - cached.fetched_at < max(only_if_older_than, 1.0):
                 return cached.keys
             try:
-                response = await self._http.get(jwks_uri, headers={"Accept": "application/json"})
-            except httpx.HTTPError as error:
+                response = await self._http().get(jwks_uri, headers={"Accept": "application/json"})
+            except http_error() as error:
                 raise OidcError("jwks endpoint unreachable") from error
             if response.status_code != 200:
                 raise OidcError(f"jwks endpoint answered {response.status_code}")

@@ -5,21 +5,22 @@ is validated per OpenID Connect Core 1.0 §3.1.3.7 (see ``id_token.py``)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
-
+from tenantry.protocols.oauth2.pkce import s256_challenge
 from tenantry.protocols.oidc.id_token import check_at_hash, check_claims, key_fits, read_header, verify_signature
 from tenantry.protocols.oidc.jwks_cache import JwksCache
-from tenantry.protocols.oidc.rp_model import OidcEndpoints, OidcError
+from tenantry.protocols.oidc.rp_model import OidcEndpoints, OidcError, http_error
 from tenantry.protocols.oidc.urls import require_secure_url, split_discovery_url
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["OidcEndpoints", "OidcError", "OidcRelyingParty", "pkce_pair"]
 
@@ -30,8 +31,7 @@ _SAFE_ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 def pkce_pair() -> tuple[str, str]:
     """(code_verifier, S256 code_challenge), RFC 7636 §4.1-4.2."""
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=")
-    return verifier, challenge.decode("ascii")
+    return verifier, s256_challenge(verifier)
 
 
 @dataclass(frozen=True)
@@ -70,21 +70,31 @@ def _endpoints_from(document: dict[str, Any], issuer: str) -> OidcEndpoints:
 class OidcRelyingParty:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Callable[[], httpx.AsyncClient],
         *,
         clock: Callable[[], float] = time.time,
         leeway_seconds: int = 120,
         metadata_ttl_seconds: int = 3600,
         jwks_refresh_interval_seconds: int = 60,
     ) -> None:
-        self._http = http
+        self._new_http = http
+        self._http: httpx.AsyncClient | None = None
         self._clock = clock
         self._leeway = leeway_seconds
         self._metadata_ttl = metadata_ttl_seconds
         self._discovered: dict[str, _CachedEndpoints] = {}
         self._jwks = JwksCache(
-            http, clock=clock, ttl_seconds=metadata_ttl_seconds, refresh_interval_seconds=jwks_refresh_interval_seconds
+            self.http,
+            clock=clock,
+            ttl_seconds=metadata_ttl_seconds,
+            refresh_interval_seconds=jwks_refresh_interval_seconds,
         )
+
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use from the factory given."""
+        if self._http is None:
+            self._http = self._new_http()
+        return self._http
 
     async def discover(self, issuer: str) -> OidcEndpoints:
         """The provider's endpoints from ``{issuer}/.well-known/openid-configuration`` (a full discovery URL is
@@ -95,8 +105,8 @@ class OidcRelyingParty:
         if cached is not None and self._clock() - cached.fetched_at < self._metadata_ttl:
             return cached.endpoints
         try:
-            response = await self._http.get(url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as error:
+            response = await self.http().get(url, headers={"Accept": "application/json"})
+        except http_error() as error:
             raise OidcError("discovery endpoint unreachable") from error
         if response.status_code != 200:
             raise OidcError(f"discovery endpoint answered {response.status_code}")
@@ -172,8 +182,8 @@ class OidcRelyingParty:
         else:
             form |= {"client_id": client_id, "client_secret": client_secret}
         try:
-            response = await self._http.post(endpoints.token_endpoint, data=form, headers=headers)
-        except httpx.HTTPError as error:
+            response = await self.http().post(endpoints.token_endpoint, data=form, headers=headers)
+        except http_error() as error:
             raise OidcError("token endpoint unreachable") from error
         if response.status_code != 200:
             error_code = None
@@ -236,11 +246,11 @@ class OidcRelyingParty:
         if endpoints.userinfo_endpoint is None:
             raise OidcError("provider has no userinfo endpoint")
         try:
-            response = await self._http.get(
+            response = await self.http().get(
                 endpoints.userinfo_endpoint,
                 headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
             )
-        except httpx.HTTPError as error:
+        except http_error() as error:
             raise OidcError("userinfo endpoint unreachable") from error
         if response.status_code != 200:
             raise OidcError(f"userinfo endpoint answered {response.status_code}")

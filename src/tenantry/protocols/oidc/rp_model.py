@@ -25,3 +25,13 @@ class OidcEndpoints:
     jwks_uri: str
     userinfo_endpoint: str | None
     token_endpoint_auth_methods: tuple[str, ...]
+
+
+def http_error() -> type[Exception]:
+    """httpx's base error, for an ``except`` clause (evaluated only once a request has failed).
+
+    httpx is imported where a request is made, not with these modules: a worker that never
+    reaches an identity provider does not hold it (3 MB)."""
+    import httpx
+
+    return httpx.HTTPError
