@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
 from tenantry.adapters.sql.repositories.tenants import tenant_from_row
 from tenantry.core.identity_providers.model import (
@@ -35,7 +35,7 @@ GET_BY_NAME = (
 )
 # Create User's two reads in one round trip: the tenant, and the provider called ``name`` it sees.
 TENANT = t.tenants
-TENANT_AND_PROVIDER = (
+TENANT_AND_PROVIDER = DirectStatement(
     select(*[c.label(f"t_{c.key}") for c in TENANT.c], *[c.label(f"p_{c.key}") for c in IDP.c])
     .select_from(
         TENANT.outerjoin(
@@ -151,11 +151,11 @@ class SqlIdentityProviderRepository(Repository):
         # A name no database could hold matches no provider (``= NULL`` is never true).
         name_key = name.lower() if lookupable(name) else None
         params = {"app_id": self.application_id, "name_key": name_key, "tenant_id": tenant_id}
-        row = self.connection.execute(TENANT_AND_PROVIDER, params).first()
-        if row is None:
+        rows = TENANT_AND_PROVIDER.execute(self.connection, params)
+        if not rows:
             return None, None
-        tenant = tenant_from_row(_Prefixed(row._mapping, "t_"))
-        provider = self._one(_Prefixed(row._mapping, "p_")) if row.p_id is not None else None
+        tenant = tenant_from_row(_Prefixed(rows[0], "t_"))
+        provider = self._one(_Prefixed(rows[0], "p_")) if rows[0].p_id is not None else None
         return tenant, provider
 
     def get_owned(self, owner_id: str, name: str) -> IdentityProvider | None:
@@ -257,11 +257,11 @@ class SqlIdentityProviderRepository(Repository):
 class _Prefixed:
     """One table's columns of a joined row, by their own names (``row.t_id`` as ``.id``)."""
 
-    __slots__ = ("_columns", "_prefix")
+    __slots__ = ("_prefix", "_row")
 
-    def __init__(self, columns: Mapping[Any, Any], prefix: str) -> None:
-        self._columns = columns
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row = row
         self._prefix = prefix
 
     def __getattr__(self, name: str) -> Any:
-        return self._columns[self._prefix + name]
+        return getattr(self._row, self._prefix + name)

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, case, delete, exists, func, insert, select, update
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.listing import MATCHES_TOTAL, USER_LISTING, count_total
 from tenantry.adapters.sql.repositories.base import (
     Repository,
@@ -37,7 +38,7 @@ USERS_AND_IDP = U.join(IDP, IDP.c.id == U.c.identity_provider_id)
 SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type")).select_from(USERS_AND_IDP)
 # Hot statements are built once: building a construct per call costs more than running it.
 GET_USER = SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
-INSERT_USER = insert(U)
+INSERT_USER = DirectStatement(insert(U))  # every Create User, signup and JIT provisioning
 _LOGIN_SCOPE = (
     (U.c.application_id == bindparam("app"))
     & (U.c.tenant_id == bindparam("tenant"))
@@ -117,7 +118,7 @@ class SqlUserRepository(Repository):
             "identity_provider_id": user.identity_provider_id,
             **_values(user),
         }
-        self.write(INSERT_USER, [row])
+        self.write_direct(INSERT_USER, row)
 
     def update(self, user: User) -> None:
         mine = (U.c.id == user.id) & (U.c.application_id == self.application_id)
