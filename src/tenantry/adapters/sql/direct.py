@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Insert, Select
+from sqlalchemy import Connection, Dialect, Insert, Select, Update
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
@@ -58,15 +58,23 @@ def _row_class(names: list[str]) -> Any:
 
 
 class DirectStatement:
-    """An INSERT (of the columns its parameters name) or a SELECT, run directly."""
+    """A SELECT, an INSERT (of the columns its parameters name) or an UPDATE (with or without
+    RETURNING), run directly. The statement's parameters are ``bindparam`` names."""
 
-    def __init__(self, statement: Insert | Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | Insert | Update) -> None:
         self._statement = statement
         self._is_insert = isinstance(statement, Insert)
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
     def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> list[Any]:
-        """The rows (namedtuples, by column label), or ``[]`` for an INSERT."""
+        """The rows (namedtuples, by column label); ``[]`` for a statement without rows."""
+        return self._run(connection, parameters)[0]
+
+    def count(self, connection: Connection, parameters: Mapping[str, Any]) -> int:
+        """The rows an UPDATE matched (the driver's row count)."""
+        return self._run(connection, parameters)[1]
+
+    def _run(self, connection: Connection, parameters: Mapping[str, Any]) -> tuple[list[Any], int]:
         key = (connection.dialect.name, tuple(parameters) if self._is_insert else ())
         compiled = self._compiled.get(key) or self._compile(connection.dialect, key)
         values = compiled.parameters(parameters)
@@ -74,11 +82,12 @@ class DirectStatement:
         try:
             cursor.execute(compiled.sql, values)
             fetched = cursor.fetchall() if compiled.row is not None else []
+            matched = cursor.rowcount
         except Exception as error:  # the driver's: wrapped, and a lost connection invalidated, as SQLAlchemy does
             connection._handle_dbapi_exception(error, compiled.sql, values, cursor, None)
         finally:
             cursor.close()
-        return compiled.rows(fetched) if compiled.row is not None else []
+        return (compiled.rows(fetched) if compiled.row is not None else []), matched
 
     def _compile(self, dialect: Dialect, key: tuple[str, tuple[str, ...]]) -> _Compiled:
         compiled = self._statement.compile(dialect=dialect, column_keys=list(key[1]) if self._is_insert else None)
@@ -94,8 +103,8 @@ class DirectStatement:
                 binds[name] = process
         row: Any = None
         results: tuple[Processor, ...] = ()
-        if isinstance(self._statement, Select):
-            columns = list(self._statement.selected_columns)
+        columns = list(self._statement.exported_columns)  # a SELECT's columns, or what it RETURNs
+        if columns:
             row = _row_class([str(c.key) for c in columns])
             results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
         order = tuple(compiled.positiontup or ()) if compiled.positional else None

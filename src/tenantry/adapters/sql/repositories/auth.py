@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.repositories.base import Repository, aware, lookupable
 from tenantry.core.auth.model import AuthorizationCode, AuthSession, EmailCode, RefreshToken
 
@@ -29,11 +30,15 @@ def _session(row: Any) -> AuthSession:
     )
 
 
-# The statements of every sign-in, built once: building a SQLAlchemy construct per call cost more
-# than running it on SQLite.
-INSERT_SESSION = insert(S)
-SESSION_BY_HASH = select(S).where((S.c.token_hash == bindparam("hash")) & (S.c.application_id == bindparam("app")))
-TOUCH_SESSION = update(S).where(S.c.id == bindparam("session_id")).values(last_seen_at=bindparam("now"))
+# The statements of every sign-in, built once and run on the driver's cursor (``direct.py``):
+# building a SQLAlchemy construct per call cost more than running it on SQLite.
+INSERT_SESSION = DirectStatement(insert(S))
+SESSION_BY_HASH = DirectStatement(
+    select(S).where((S.c.token_hash == bindparam("hash")) & (S.c.application_id == bindparam("app")))
+)
+TOUCH_SESSION = DirectStatement(
+    update(S).where(S.c.id == bindparam("session_id")).values(last_seen_at=bindparam("now"))
+)
 
 
 class SqlAuthSessionRepository(Repository):
@@ -49,14 +54,14 @@ class SqlAuthSessionRepository(Repository):
             "last_seen_at": session.last_seen_at,
             "expires_at": session.expires_at,
         }
-        self.write(INSERT_SESSION, [row])
+        self.write_direct(INSERT_SESSION, row)
 
     def get_by_token_hash(self, token_hash: str) -> AuthSession | None:
-        row = self.connection.execute(SESSION_BY_HASH, {"hash": token_hash, "app": self.application_id}).first()
-        return _session(row) if row else None
+        rows = SESSION_BY_HASH.execute(self.connection, {"hash": token_hash, "app": self.application_id})
+        return _session(rows[0]) if rows else None
 
     def touch(self, session_id: str, now: datetime) -> None:
-        self.connection.execute(TOUCH_SESSION, {"session_id": session_id, "now": now})
+        TOUCH_SESSION.execute(self.connection, {"session_id": session_id, "now": now})
 
     def delete(self, session_id: str) -> None:
         self.connection.execute(delete(S).where((S.c.id == session_id) & (S.c.application_id == self.application_id)))
@@ -86,12 +91,14 @@ def _code(row: Any) -> AuthorizationCode:
     )
 
 
-INSERT_CODE = insert(C)
+INSERT_CODE = DirectStatement(insert(C))
 _MY_CODE = (C.c.code_hash == bindparam("hash")) & (C.c.application_id == bindparam("app"))
 # The conditional UPDATE is the one-time guarantee: of two racing redemptions only one sees
 # rowcount 1, on SQLite and PostgreSQL alike.
-CONSUME_CODE = update(C).where(_MY_CODE & C.c.used_at.is_(None)).values(used_at=bindparam("now")).returning(C)
-CODE_BY_HASH = select(C).where(_MY_CODE)
+CONSUME_CODE = DirectStatement(
+    update(C).where(_MY_CODE & C.c.used_at.is_(None)).values(used_at=bindparam("now")).returning(C)
+)
+CODE_BY_HASH = DirectStatement(select(C).where(_MY_CODE))
 
 
 class SqlAuthorizationCodeRepository(Repository):
@@ -112,18 +119,18 @@ class SqlAuthorizationCodeRepository(Repository):
             "created_at": code.created_at,
             "expires_at": code.expires_at,
         }
-        self.write(INSERT_CODE, [row])
+        self.write_direct(INSERT_CODE, row)
 
     def consume(self, code_hash: str, now: datetime) -> tuple[AuthorizationCode | None, bool]:
         if not lookupable(code_hash):
             return None, False
         mine = {"hash": code_hash, "app": self.application_id}
-        consumed = self.connection.execute(CONSUME_CODE, {**mine, "now": now}).first()
-        if consumed is not None:
-            return _code(consumed), True
+        consumed = CONSUME_CODE.execute(self.connection, {**mine, "now": now})
+        if consumed:
+            return _code(consumed[0]), True
         # Not consumed now: unknown, or redeemed before (a replay the caller must act on).
-        row = self.connection.execute(CODE_BY_HASH, mine).first()
-        return (_code(row) if row else None), False
+        rows = CODE_BY_HASH.execute(self.connection, mine)
+        return (_code(rows[0]) if rows else None), False
 
 
 def _refresh(row: Any) -> RefreshToken:
@@ -145,10 +152,12 @@ def _refresh(row: Any) -> RefreshToken:
     )
 
 
-# The refresh grant's statements, built once (building one costs more than running it on SQLite).
-INSERT_REFRESH = insert(R)
-REFRESH_BY_HASH = select(R).where((R.c.token_hash == bindparam("hash")) & (R.c.application_id == bindparam("app")))
-MARK_USED = (
+# The refresh grant's statements, built once and run on the driver's cursor.
+INSERT_REFRESH = DirectStatement(insert(R))
+REFRESH_BY_HASH = DirectStatement(
+    select(R).where((R.c.token_hash == bindparam("hash")) & (R.c.application_id == bindparam("app")))
+)
+MARK_USED = DirectStatement(
     update(R)
     .where((R.c.id == bindparam("token_id")) & R.c.used_at.is_(None) & R.c.revoked_at.is_(None))
     .values(used_at=bindparam("now"))
@@ -171,11 +180,11 @@ class SqlRefreshTokenRepository(Repository):
             "created_at": token.created_at,
             "expires_at": token.expires_at,
         }
-        self.write(INSERT_REFRESH, [row])
+        self.write_direct(INSERT_REFRESH, row)
 
     def get_by_token_hash(self, token_hash: str) -> RefreshToken | None:
-        row = self.connection.execute(REFRESH_BY_HASH, {"hash": token_hash, "app": self.application_id}).first()
-        return _refresh(row) if row else None
+        rows = REFRESH_BY_HASH.execute(self.connection, {"hash": token_hash, "app": self.application_id})
+        return _refresh(rows[0]) if rows else None
 
     def get(self, token_id: str) -> RefreshToken | None:
         if not lookupable(token_id):
@@ -185,7 +194,7 @@ class SqlRefreshTokenRepository(Repository):
         return _refresh(row) if row else None
 
     def mark_used(self, token_id: str, now: datetime) -> bool:
-        return self.connection.execute(MARK_USED, {"token_id": token_id, "now": now}).rowcount == 1
+        return MARK_USED.count(self.connection, {"token_id": token_id, "now": now}) == 1
 
     def revoke(self, token_id: str, now: datetime) -> None:
         self.connection.execute(update(R).where((R.c.id == token_id) & R.c.revoked_at.is_(None)).values(revoked_at=now))

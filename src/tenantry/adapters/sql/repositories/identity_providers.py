@@ -23,7 +23,7 @@ IDP = t.identity_providers
 DOMAINS = t.identity_provider_domains
 TOGGLES = t.identity_provider_override_toggles
 # The provider called ``name`` that a tenant sees: its own first, then the application's.
-GET_BY_NAME = (
+GET_BY_NAME = DirectStatement(
     select(IDP)
     .where(
         (IDP.c.application_id == bindparam("app_id"))
@@ -50,7 +50,7 @@ TENANT_AND_PROVIDER = DirectStatement(
     .limit(1)
 )
 # What every login page reads (the tenant's sign-in choices), built once.
-VISIBLE_TO_TENANT = (
+VISIBLE_TO_TENANT = DirectStatement(
     select(IDP)
     .where(
         (IDP.c.application_id == bindparam("app_id"))
@@ -63,8 +63,10 @@ DOMAINS_OF = (
     .where(DOMAINS.c.identity_provider_id.in_(bindparam("ids", expanding=True)))
     .order_by(DOMAINS.c.domain_key)
 )
-OVERRIDE_TOGGLE = select(TOGGLES.c.status).where(
-    (TOGGLES.c.application_id == bindparam("app_id")) & (TOGGLES.c.owner_id == bindparam("owner_id"))
+OVERRIDE_TOGGLE = DirectStatement(
+    select(TOGGLES.c.status).where(
+        (TOGGLES.c.application_id == bindparam("app_id")) & (TOGGLES.c.owner_id == bindparam("owner_id"))
+    )
 )
 
 
@@ -141,7 +143,8 @@ class SqlIdentityProviderRepository(Repository):
         if not lookupable(name, tenant_id or ""):
             return None
         params = {"app_id": self.application_id, "name_key": name.lower(), "tenant_id": tenant_id or ""}
-        return self._one(self.connection.execute(GET_BY_NAME, params).first())
+        rows = GET_BY_NAME.execute(self.connection, params)
+        return self._one(rows[0] if rows else None)
 
     def tenant_and_provider(self, tenant_id: str, name: str) -> tuple[Tenant | None, IdentityProvider | None]:
         """The tenant and the provider called ``name`` that it sees (as ``get_by_name``), read
@@ -170,7 +173,7 @@ class SqlIdentityProviderRepository(Repository):
         if not lookupable(tenant_id):
             return []
         params = {"app_id": self.application_id, "tenant_id": tenant_id}
-        return self._with_domains(list(self.connection.execute(VISIBLE_TO_TENANT, params)))
+        return self._with_domains(VISIBLE_TO_TENANT.execute(self.connection, params))
 
     def owned_by_application(self) -> list[IdentityProvider]:
         query = self._mine().where(IDP.c.owner_id == self.application_id).order_by(IDP.c.name_key)
@@ -237,10 +240,8 @@ class SqlIdentityProviderRepository(Repository):
     def override_toggle(self, owner_id: str) -> IdentityProviderStatus | None:
         if not lookupable(owner_id):
             return None
-        status = self.connection.execute(
-            OVERRIDE_TOGGLE, {"app_id": self.application_id, "owner_id": owner_id}
-        ).scalar()
-        return IdentityProviderStatus(status) if status else None
+        rows = OVERRIDE_TOGGLE.execute(self.connection, {"app_id": self.application_id, "owner_id": owner_id})
+        return IdentityProviderStatus(rows[0].status) if rows and rows[0].status else None
 
     def set_override_toggle(
         self, owner_type: OwnerType, owner_id: str, status: IdentityProviderStatus, now: datetime

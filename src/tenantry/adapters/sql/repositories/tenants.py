@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.listing import TENANT_LISTING
 from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values, scope_clause
 from tenantry.core.access import TenantScope
@@ -12,7 +13,9 @@ from tenantry.core.ports import ListSpec, Page
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
 
 T = t.tenants
-GET_TENANT = select(T).where((T.c.id == bindparam("tenant_id")) & (T.c.application_id == bindparam("app_id")))
+GET_TENANT = DirectStatement(
+    select(T).where((T.c.id == bindparam("tenant_id")) & (T.c.application_id == bindparam("app_id")))
+)
 
 
 def tenant_from_row(row: Any) -> Tenant:
@@ -54,8 +57,8 @@ class SqlTenantRepository(Repository):
     def get(self, tenant_id: str) -> Tenant | None:
         if not lookupable(tenant_id):
             return None
-        row = self.connection.execute(GET_TENANT, {"tenant_id": tenant_id, "app_id": self.application_id}).first()
-        return tenant_from_row(row) if row else None
+        rows = GET_TENANT.execute(self.connection, {"tenant_id": tenant_id, "app_id": self.application_id})
+        return tenant_from_row(rows[0]) if rows else None
 
     def get_by_domain_name(self, domain_name: str) -> Tenant | None:
         if not lookupable(domain_name):

@@ -37,15 +37,17 @@ PROMOTED = {
 USERS_AND_IDP = U.join(IDP, IDP.c.id == U.c.identity_provider_id)
 SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type")).select_from(USERS_AND_IDP)
 # Hot statements are built once: building a construct per call costs more than running it.
-GET_USER = SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
+GET_USER = DirectStatement(
+    SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
+)
 INSERT_USER = DirectStatement(insert(U))  # every Create User, signup and JIT provisioning
 _LOGIN_SCOPE = (
     (U.c.application_id == bindparam("app"))
     & (U.c.tenant_id == bindparam("tenant"))
     & (U.c.identity_provider_id == bindparam("idp"))
 )
-LOGIN_BY_EMAIL = SELECT_USERS.where(_LOGIN_SCOPE & (U.c.email_key == bindparam("key")))
-LOGIN_BY_USERNAME = SELECT_USERS.where(_LOGIN_SCOPE & (U.c.username_key == bindparam("key")))
+LOGIN_BY_EMAIL = DirectStatement(SELECT_USERS.where(_LOGIN_SCOPE & (U.c.email_key == bindparam("key"))))
+LOGIN_BY_USERNAME = DirectStatement(SELECT_USERS.where(_LOGIN_SCOPE & (U.c.username_key == bindparam("key"))))
 
 
 def _from_row(row: Any) -> User:
@@ -107,8 +109,8 @@ class SqlUserRepository(Repository):
     def get(self, user_id: str) -> User | None:
         if not lookupable(user_id):
             return None
-        row = self.connection.execute(GET_USER, {"user_id": user_id, "app_id": self.application_id}).first()
-        return _from_row(row) if row else None
+        rows = GET_USER.execute(self.connection, {"user_id": user_id, "app_id": self.application_id})
+        return _from_row(rows[0]) if rows else None
 
     def add(self, user: User) -> None:
         row = {
@@ -183,10 +185,8 @@ class SqlUserRepository(Repository):
             "idp": identity_provider_id,
             "key": identifier.lower(),
         }
-        row = self.connection.execute(LOGIN_BY_EMAIL, params).first()
-        if row is None:
-            row = self.connection.execute(LOGIN_BY_USERNAME, params).first()
-        return _from_row(row) if row else None
+        rows = LOGIN_BY_EMAIL.execute(self.connection, params) or LOGIN_BY_USERNAME.execute(self.connection, params)
+        return _from_row(rows[0]) if rows else None
 
     def find_by_external_id(self, tenant_id: str, identity_provider_id: str, external_id: str) -> User | None:
         if not lookupable(external_id, tenant_id, identity_provider_id):
