@@ -96,3 +96,58 @@ def test_sqlite_write_transactions_take_the_write_lock_at_begin(tmp_path: Path) 
             other.dispose()
     finally:
         database.dispose()
+
+
+_TRY_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    print("held")
+else:
+    print("free")
+"""
+
+
+def _lock_state(path: Path) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _TRY_LOCK, str(path)], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_sqlite_writers_of_other_processes_queue_on_a_file_lock(tmp_path: Path) -> None:
+    """A write transaction holds an exclusive flock beside the database file until it ends, so
+    another worker process's writer blocks on it (and wakes on release) instead of polling
+    SQLite's lock with sleeps; readers never take it."""
+    file = tmp_path / "tenantry.db"
+    database = Database(f"sqlite:///{file}", pool_size=2)
+    lock = Path(f"{file}-writer.lock")
+    try:
+        with database.transaction(write=False) as connection:
+            connection.execute(text("SELECT 1"))
+            assert not lock.exists() or _lock_state(lock) == "free"
+        with database.transaction(write=True) as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            assert _lock_state(lock) == "held"
+            connection.commit()
+        assert _lock_state(lock) == "free"
+        with pytest.raises(RuntimeError), database.transaction(write=True):
+            assert _lock_state(lock) == "held"
+            raise RuntimeError("a failed write transaction")
+        assert _lock_state(lock) == "free"  # released on the way out of an error too
+    finally:
+        database.dispose()
+
+
+def test_an_in_memory_sqlite_database_has_no_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    database = Database("sqlite://", pool_size=1)
+    try:
+        with database.transaction(write=True) as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        database.dispose()
+    assert list(tmp_path.iterdir()) == []
