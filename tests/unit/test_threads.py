@@ -36,3 +36,38 @@ def test_errors_reach_the_caller() -> None:
 
     with pytest.raises(LookupError, match="gone"):
         asyncio.run(run_in_thread(fail))
+
+
+def test_the_pool_runs_at_most_its_configured_threads_at_once() -> None:
+    from tenantry.web import threads
+
+    running = peak = 0
+    guard = threading.Lock()
+    release = threading.Event()
+
+    def work() -> None:
+        nonlocal running, peak
+        with guard:
+            running += 1
+            peak = max(peak, running)
+        release.wait(5)
+        with guard:
+            running -= 1
+
+    async def main() -> None:
+        calls = [asyncio.ensure_future(run_in_thread(work)) for _ in range(5)]
+        while True:  # until the pool is full: the others wait for a free thread
+            await asyncio.sleep(0.01)
+            with guard:
+                if running == 2:
+                    break
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(*calls)
+
+    threads.configure(2)
+    try:
+        asyncio.run(main())
+    finally:
+        threads.configure(threads.DEFAULT_THREADS)
+    assert peak == 2

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tenantry.bootstrap import Services
-from tenantry.web import health
+from tenantry.web import health, threads
 from tenantry.web.api import applications, audit, clients, external_idp, invitations, roles, tenants, users, workflows
 from tenantry.web.api import identity_providers as identity_provider_api
 from tenantry.web.api.fast_users import CreateUserFastPath
@@ -35,6 +35,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(services: Services, *, background: bool = True) -> FastAPI:
+    threads.configure(services.settings.resolved_request_threads)
     purger = TenantPurger(services)
     mailer = MailDispatcherThread(services)
 

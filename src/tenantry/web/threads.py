@@ -15,9 +15,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-# As many threads as AnyIO's default limiter allowed: requests beyond them wait for a free thread.
-THREADS = 40
-_pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="tenantry-request")
+DEFAULT_THREADS = 10
+_threads = DEFAULT_THREADS
+_pool = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="tenantry-request")
+
+
+def configure(threads: int) -> None:
+    """Size the pool (before serving: a call already running keeps its thread)."""
+    global _pool, _threads
+    if threads != _threads:
+        old, _pool, _threads = _pool, ThreadPoolExecutor(threads, thread_name_prefix="tenantry-request"), threads
+        old.shutdown(wait=False)
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
