@@ -44,6 +44,13 @@ class Headers:
         return 0 < self.content_length <= limit
 
 
+def posted_to(scope: Scope, path: str) -> Headers | None:
+    """The request's headers when it is a POST to ``path``, else ``None`` (not ours)."""
+    if scope["type"] != "http" or scope["path"] != path or scope["method"] != "POST":
+        return None
+    return Headers(scope)
+
+
 async def read_body(receive: Receive) -> tuple[bytes, Receive]:
     """The whole body, and a ``receive`` that hands the same messages to the regular route."""
     messages: list[Message] = []

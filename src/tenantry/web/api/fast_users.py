@@ -28,7 +28,7 @@ from tenantry.core.errors import Unauthenticated
 from tenantry.web.api.schemas import CreateUserBody
 from tenantry.web.api.users import created_user
 from tenantry.web.auth import BearerAuthenticator
-from tenantry.web.fast_paths import ErrorHandler, Headers, error_response, read_body, render_json, send_json
+from tenantry.web.fast_paths import ErrorHandler, Headers, error_response, posted_to, read_body, render_json, send_json
 from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.threads import run_in_thread
 
@@ -53,13 +53,15 @@ class CreateUserFastPath:
         self.handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope)
-        application = self.resolver.cached(headers.host) if headers.host else None
-        actor = self._cached_actor(headers, application) if application else None
-        if actor is None or not headers.body_within(MAX_FAST_BODY) or headers.media_type() != "application/json":
+        headers = posted_to(scope, PATH)
+        application = self.resolver.cached(headers.host) if headers and headers.host else None
+        actor = self._cached_actor(headers, application) if headers and application else None
+        if (
+            headers is None
+            or actor is None
+            or not headers.body_within(MAX_FAST_BODY)
+            or headers.media_type() != "application/json"
+        ):
             await self.app(scope, receive, send)
             return
         raw, replay = await read_body(receive)

@@ -18,7 +18,7 @@ from tenantry.bootstrap import Services
 from tenantry.core.clients.model import ClientType
 from tenantry.protocols.oauth2.client_auth import parse_client_credentials
 from tenantry.protocols.oauth2.errors import OAuth2Error
-from tenantry.web.fast_paths import Headers, read_body, send_json
+from tenantry.web.fast_paths import posted_to, read_body, send_json
 from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.oauth.token import client_credentials_response
 
@@ -35,13 +35,11 @@ class TokenFastPath:
         self.resolver = resolver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope)
-        application = self.resolver.cached(headers.host) if headers.host else None
+        headers = posted_to(scope, PATH)
+        application = self.resolver.cached(headers.host) if headers and headers.host else None
         if (
-            application is None
+            headers is None
+            or application is None
             or not headers.body_within(MAX_FAST_BODY)
             or headers.media_type() != "application/x-www-form-urlencoded"
         ):
