@@ -42,6 +42,18 @@ def test_a_cached_caller_is_served_by_the_fast_path_as_by_the_route(api: Api, fa
     assert user_count(api, tenant["id"]) == 1
 
 
+def test_the_audit_event_carries_the_requests_origin(api: Api, fast_calls: list[Any]) -> None:
+    tenant = api.create_tenant()
+    created = api.call("POST", "/users", json=user_body(tenant["id"]), headers={"User-Agent": "fast-path/1.0"})
+    assert created.status_code == 201 and len(fast_calls) == 1
+    user_id = created.json()["id"]
+    found = api.call("GET", "/audit-events", params={"query": f'targetId eq "{user_id}" and action eq "user.created"'})
+    assert found.status_code == 200, found.text
+    (event,) = found.json()["items"]
+    assert event["origin"]["userAgent"] == "fast-path/1.0" and event["origin"]["ip"]
+    assert event["actor"] == {"type": "client", "id": api.m2m_id}
+
+
 def test_use_case_errors_get_the_applications_answers(api: Api, fast_calls: list[Any]) -> None:
     tenant = api.create_tenant()
     body = user_body(tenant["id"])
