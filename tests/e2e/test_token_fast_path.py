@@ -1,5 +1,7 @@
-"""The client-credentials fast path answers from memory once the client is cached; every other
-request — wrong secret, another grant, a malformed form — still gets the regular route's answer."""
+"""The token endpoint's fast path: client credentials from memory once the client is cached;
+authorization-code and refresh grants through the route's own ``grant_response``, their errors
+from the application's handlers; every other request — wrong secret, another grant, a malformed
+form — still gets the regular route's answer."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import base64
 
 import pytest
 
+from tenantry.web.oauth import fast_token
 from tenantry.web.oauth.fast_token import TokenFastPath
+from tests.e2e.oidc_helpers import authorize_params, browser_for, callback_query, exchange, login, make_world, pkce
 from tests.support import Api, rand
 
 
@@ -23,14 +27,14 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
 
 def test_fast_path_serves_cached_clients_and_defers_everything_else(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[bool] = []
-    original = TokenFastPath._answer
+    original = TokenFastPath._client_credentials
 
     def spy(self: TokenFastPath, *args: object) -> bytes | None:
         answer = original(self, *args)  # type: ignore[arg-type]
         served.append(answer is not None)
         return answer
 
-    monkeypatch.setattr(TokenFastPath, "_answer", spy)
+    monkeypatch.setattr(TokenFastPath, "_client_credentials", spy)
     client_id, secret = _m2m(api)
     form = {"grant_type": "client_credentials"}
     first = api.client.post("/api/v1/oauth2/token", data=form, headers=_basic(client_id, secret))
@@ -63,3 +67,40 @@ def test_fast_path_serves_cached_clients_and_defers_everything_else(api: Api, mo
     assert deleted.status_code == 204, deleted.text
     gone = api.client.post("/api/v1/oauth2/token", data=form, headers=_basic(client_id, secret))
     assert gone.status_code == 401 and gone.json()["error"] == "invalid_client"
+
+
+def test_code_and_refresh_grants_go_through_the_fast_path(any_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    grants: list[str] = []
+    original = fast_token.grant_response
+
+    def spy(*args: object) -> dict[str, object]:
+        grants.append(str(args[-1]["grant_type"]))  # type: ignore[index]
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast_token, "grant_response", spy)
+    world = make_world(any_api)
+    verifier, challenge = pkce()
+    with browser_for(any_api) as browser:
+        code = callback_query(login(world, browser, authorize_params(world, challenge)))["code"]
+    tokens = exchange(world, code, verifier)
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.headers["cache-control"] == "no-store" and tokens.headers["pragma"] == "no-cache"
+    assert set(tokens.json()) == {"access_token", "token_type", "expires_in", "refresh_token", "id_token", "scope"}
+    replayed = exchange(world, code, verifier)  # the same code again: an error from the app's handler
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant", replayed.text
+    assert replayed.headers["cache-control"] == "no-store"
+    refreshed = any_api.client.post(
+        "/api/v1/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]},
+        headers=world.basic(),
+    )
+    # The replay revoked the code's tokens: the refresh token is refused too.
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant", refreshed.text
+    assert grants == ["authorization_code", "authorization_code", "refresh_token"]
+    wrong_client = any_api.client.post(
+        "/api/v1/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers=_basic(world.client_id, "not-the-secret"),
+    )
+    assert wrong_client.status_code == 401 and wrong_client.json()["error"] == "invalid_client"
+    assert wrong_client.headers["www-authenticate"].startswith("Basic")

@@ -105,7 +105,9 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         bearer=app.state.bearer,
         handlers=app.exception_handlers,
     )
-    app.add_middleware(TokenFastPath, services=services, resolver=app.state.applications)
+    app.add_middleware(
+        TokenFastPath, services=services, resolver=app.state.applications, handlers=app.exception_handlers
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -125,7 +125,7 @@ def _user_tokens(services: Services, application: Application, grant: grants.Gra
     }
 
 
-def _grant(
+def grant_response(
     services: Services, clients: ClientCache, application: Application, authorization: str | None, form: dict[str, str]
 ) -> dict[str, Any]:
     grant_type = form.get("grant_type")
@@ -174,7 +174,7 @@ async def token(request: Request, services: ServicesDep, application: Applicatio
         if found:
             checked = _check_client(client, credentials.client_secret)
             return JSONResponse(client_credentials_response(services, application, checked), headers=NO_STORE)
-    body = await run_in_thread(_grant, services, clients, application, authorization, form)
+    body = await run_in_thread(grant_response, services, clients, application, authorization, form)
     return JSONResponse(body, headers=NO_STORE)
 
 
