@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.pool import QueuePool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -60,26 +59,16 @@ class _WriterLock:
     on the one write connection already) and excluding the other processes."""
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd: int | None = None
-        self._guard = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
     def acquire(self) -> None:
-        if self._fd is None:
-            with self._guard:
-                if self._fd is None:
-                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks without the GIL; wakes on release
 
     def release(self) -> None:
-        assert self._fd is not None
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-
-def _sqlite_file(url: str) -> str | None:
-    """The database file of a SQLite URL (``None`` for an in-memory database)."""
-    path = url.split("///", 1)[1] if "///" in url else ""
-    return None if path in ("", ":memory:") or path.startswith("file::memory:") else path.split("?", 1)[0]
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 class Database:
@@ -88,8 +77,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._writer_lock: _WriterLock | None = None
         if self.is_sqlite:
-            if (path := _sqlite_file(url)) is not None:
-                self._writer_lock = _WriterLock(path + "-writer.lock")
+            file = make_url(url).database
+            if file and file != ":memory:" and not file.startswith("file::memory:"):
+                self._writer_lock = _WriterLock(file + "-writer.lock")
             self.write_engine = self._sqlite_engine(url, pool_size=1, echo=echo)
             self.read_engine = self._sqlite_engine(url, pool_size=pool_size, echo=echo)
         else:
@@ -154,6 +144,9 @@ class Database:
                     self._writer_lock.release()  # type: ignore[union-attr]
 
     def dispose(self) -> None:
+        if self._writer_lock is not None:
+            self._writer_lock.close()
+            self._writer_lock = None
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
