@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,17 +26,21 @@ class Repository:
     def write(self, statement: Executable, parameters: list[dict[str, Any]] | None = None) -> CursorResult[Any]:
         """Execute an insert/update inside a savepoint-free transaction, mapping constraint
         failures to domain errors (the whole unit of work is then rolled back)."""
-        try:
+        with _constraints_as_domain_errors():
             return self.connection.execute(statement, parameters)
-        except IntegrityError as error:
-            raise translate_integrity_error(error) from error
 
     def write_direct(self, statement: DirectStatement, parameters: dict[str, Any]) -> None:
         """``write`` for the hottest inserts, past SQLAlchemy's per-execution work (``direct.py``)."""
-        try:
+        with _constraints_as_domain_errors():
             statement.execute(self.connection, parameters)
-        except IntegrityError as error:
-            raise translate_integrity_error(error) from error
+
+
+@contextmanager
+def _constraints_as_domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as error:
+        raise translate_integrity_error(error) from error
 
 
 def lookupable(*values: str) -> bool:
