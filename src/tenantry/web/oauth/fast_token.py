@@ -13,23 +13,20 @@ replayed, so those answers come from the one place that maps errors."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenantry.bootstrap import Services
 from tenantry.core.applications.model import Application
-from tenantry.core.clients.model import ClientType
 from tenantry.protocols.oauth2.client_auth import parse_client_credentials
 from tenantry.protocols.oauth2.errors import OAuth2Error
 from tenantry.web.fast_paths import ErrorHandler, error_response, posted_to, read_body, render_json, send_json
 from tenantry.web.hosts import ApplicationResolver
-from tenantry.web.oauth.token import client_credentials_response, grant_response
+from tenantry.web.oauth.token import check_client, client_credentials_response, grant_response, parse_token_form
 from tenantry.web.threads import run_in_thread
 
 PATH = "/api/v1/oauth2/token"
@@ -90,28 +87,22 @@ class TokenFastPath:
     def _client_credentials(
         self, application: Application, authorization: str | None, form: dict[str, str]
     ) -> bytes | None:
+        """The token from memory; ``None`` when the client is not cached or anything is wrong (the
+        route then says what)."""
         try:
             credentials = parse_client_credentials(authorization, form)
+            found, client = self.services.clients.cached(application.id, credentials.client_id)
+            if not found:
+                return None
+            checked = check_client(client, credentials.client_secret)
+            return render_json(client_credentials_response(self.services, application, checked))
         except OAuth2Error:
             return None
-        found, client = self.services.clients.cached(application.id, credentials.client_id)
-        if (
-            not found
-            or client is None
-            or client.type is not ClientType.MACHINE_TO_MACHINE
-            or credentials.client_secret is None
-            or not client.verify_secret(credentials.client_secret)
-        ):
-            return None
-        return json.dumps(client_credentials_response(self.services, application, client)).encode()
 
 
 def _form(body: bytes) -> dict[str, str] | None:
-    """The form as the route reads it, or ``None`` for anything the route must answer itself
-    (not UTF-8, malformed, a parameter repeated)."""
+    """The form as the route reads it, or ``None`` for one the route must refuse itself."""
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
+        return parse_token_form(body)
+    except OAuth2Error:
         return None
-    form = dict(pairs)
-    return form if len(form) == len(pairs) else None

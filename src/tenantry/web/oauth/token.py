@@ -39,7 +39,11 @@ async def read_token_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise InvalidRequestError("The request must be application/x-www-form-urlencoded")
-    raw = await request.body()
+    return parse_token_form(await request.body())
+
+
+def parse_token_form(raw: bytes) -> dict[str, str]:
+    """The form's parameters; a body that is not one, or repeats a parameter, is an invalid request."""
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=50)
     except (UnicodeDecodeError, ValueError) as error:
@@ -52,7 +56,7 @@ async def read_token_form(request: Request) -> dict[str, str]:
     return form
 
 
-def _check_client(client: Client | None, secret: str | None) -> Client:
+def check_client(client: Client | None, secret: str | None) -> Client:
     """Confidential clients prove their secret; public clients (SPA, NATIVE) only name
     themselves and rely on PKCE. Unknown clients and wrong secrets fail alike."""
     if client is None:
@@ -68,7 +72,7 @@ def authenticate(
     clients: ClientCache, application: Application, authorization: str | None, form: dict[str, str]
 ) -> Client:
     credentials = parse_client_credentials(authorization, form)
-    return _check_client(clients.get(application.id, credentials.client_id), credentials.client_secret)
+    return check_client(clients.get(application.id, credentials.client_id), credentials.client_secret)
 
 
 def client_credentials_response(services: Services, application: Application, client: Client) -> dict[str, Any]:
@@ -163,17 +167,10 @@ def grant_response(
 
 @router.post("/api/v1/oauth2/token")
 async def token(request: Request, services: ServicesDep, application: ApplicationDep) -> JSONResponse:
+    """Every grant; the common cases are answered in front of this route (``fast_token.py``)."""
     form = await read_token_form(request)
     clients: ClientCache = request.app.state.clients
     authorization = request.headers.get("authorization")
-    if form.get("grant_type") == "client_credentials":
-        # Machine-to-machine tokens are answered from memory when the client is cached: no
-        # database, no thread hop; signing is the only real work.
-        credentials = parse_client_credentials(authorization, form)
-        found, client = clients.cached(application.id, credentials.client_id)
-        if found:
-            checked = _check_client(client, credentials.client_secret)
-            return JSONResponse(client_credentials_response(services, application, checked), headers=NO_STORE)
     body = await run_in_thread(grant_response, services, clients, application, authorization, form)
     return JSONResponse(body, headers=NO_STORE)
 
