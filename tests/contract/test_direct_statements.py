@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.direct import DirectStatement
@@ -76,7 +76,8 @@ def test_a_constraint_failure_is_sqlalchemys_integrity_error(services: Services)
 
 def test_a_missing_value_is_refused_before_the_database(services: Services) -> None:
     event = _event(_app(services))
-    with services.database.transaction(write=False) as connection, pytest.raises(Exception, match="id"):
+    refused = pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'id'")
+    with services.database.transaction(write=False) as connection, refused:
         DIRECT_BY_ID.execute(connection, {"wrong": event["id"]})
 
 

@@ -11,10 +11,16 @@ from tenantry.bootstrap import Services
 from tenantry.core.access import TenantScope
 from tenantry.core.applications.service import initialize_application
 from tenantry.core.errors import ConstraintViolations
-from tenantry.core.identity_providers.model import BUILT_IN_NAME, IdentityProvider
+from tenantry.core.identity_providers.model import (
+    BUILT_IN_NAME,
+    IdentityProvider,
+    IdentityProviderStatus,
+    IdentityProviderType,
+)
 from tenantry.core.ids import new_id
 from tenantry.core.model import EntityMetadata
 from tenantry.core.ports import ListSpec
+from tenantry.core.roles.model import OwnerType
 from tenantry.core.tenants.model import Tenant, TenantStatus, TenantType
 from tenantry.core.users.model import User, UserStatus, new_user
 from tests.support import rand, rand_email
@@ -51,6 +57,30 @@ def _tenant(
         uow.tenants.add(tenant)
         uow.commit()
     return tenant
+
+
+def _okta_provider(
+    services: Services, app_id: str, owner_type: OwnerType, owner_id: str, name: str, *, domains: tuple[str, ...] = ()
+) -> IdentityProvider:
+    """A stored, enabled Okta (OIDC) provider of ``owner_id``."""
+    provider = IdentityProvider(
+        id=new_id(),
+        application_id=app_id,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        type=IdentityProviderType.OKTA,
+        name=name,
+        display_name=name,
+        status=IdentityProviderStatus.ENABLED,
+        jit_provisioning_enabled=True,
+        metadata=EntityMetadata.new(datetime.now(UTC)),
+        protocol={"type": "OIDC", "issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s"},
+        email_domains=domains,
+    )
+    with services.core.uow(app_id, write=True) as uow:
+        uow.identity_providers.add(provider)
+        uow.commit()
+    return provider
 
 
 def _user(

@@ -4,47 +4,20 @@ provider only with the tenant: without one, Create User has nothing to look it u
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from tenantry.bootstrap import Services
 from tenantry.core.identity_providers.model import (
     BUILT_IN_NAME,
-    IdentityProvider,
-    IdentityProviderStatus,
     IdentityProviderType,
 )
-from tenantry.core.ids import new_id
-from tenantry.core.model import EntityMetadata
 from tenantry.core.roles.model import OwnerType
-from tests.contract.test_repositories import _app, _tenant
-
-
-def _okta(services: Services, app_id: str, owner_type: OwnerType, owner_id: str, name: str) -> IdentityProvider:
-    provider = IdentityProvider(
-        id=new_id(),
-        application_id=app_id,
-        owner_type=owner_type,
-        owner_id=owner_id,
-        type=IdentityProviderType.OKTA,
-        name=name,
-        display_name=name,
-        status=IdentityProviderStatus.ENABLED,
-        jit_provisioning_enabled=True,
-        metadata=EntityMetadata.new(datetime.now(UTC)),
-        protocol={"type": "OIDC", "issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s"},
-        email_domains=(f"{owner_id}.example.com",),
-    )
-    with services.core.uow(app_id, write=True) as uow:
-        uow.identity_providers.add(provider)
-        uow.commit()
-    return provider
+from tests.contract.test_repositories import _app, _okta_provider, _tenant
 
 
 def test_one_query_answers_as_the_two_reads(services: Services) -> None:
     app_id = _app(services)
     own, other = _tenant(services, app_id), _tenant(services, app_id)
-    shared = _okta(services, app_id, OwnerType.APPLICATION, app_id, "Corp")
-    tenants_own = _okta(services, app_id, OwnerType.TENANT, own.id, "corp")
+    shared = _okta_provider(services, app_id, OwnerType.APPLICATION, app_id, "Corp")
+    tenants_own = _okta_provider(services, app_id, OwnerType.TENANT, own.id, "corp", domains=(f"{own.id}.example.com",))
     with services.core.uow(app_id) as uow:
         for tenant_id, name in [
             (own.id, "CORP"),  # the tenant's own provider before the application's of the same name

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from tenantry.core.access import TenantScope
 from tenantry.core.ports import ListSpec
 from tenantry.core.users.model import User, UserStatus
 from tenantry.protocols.query.parser import parse_query
-from tests.contract.test_repositories import ALL, _add, _app, _tenant, _user
+from tests.contract.test_repositories import ALL, _add, _app, _okta_provider, _tenant, _user
 from tests.support import rand_email, test_settings
 
 
@@ -205,33 +204,11 @@ def test_truncating_the_users_empties_the_counts(request: pytest.FixtureRequest,
 
 
 def test_provider_filters_are_answered_by_the_counts_and_follow_the_provider(services: Services) -> None:
-    from tenantry.core.identity_providers.model import (
-        IdentityProvider,
-        IdentityProviderStatus,
-        IdentityProviderType,
-        OwnerType,
-    )
-    from tenantry.core.ids import new_id
-    from tenantry.core.model import EntityMetadata
+    from tenantry.core.roles.model import OwnerType
 
     app_id = _app(services)
     tenant = _tenant(services, app_id)
-    okta = IdentityProvider(
-        id=new_id(),
-        application_id=app_id,
-        owner_type=OwnerType.TENANT,
-        owner_id=tenant.id,
-        type=IdentityProviderType.OKTA,
-        name="Corp-Okta",
-        display_name="Okta",
-        status=IdentityProviderStatus.ENABLED,
-        jit_provisioning_enabled=True,
-        metadata=EntityMetadata.new(datetime.now(UTC)),
-        protocol={"type": "OIDC", "issuer": "https://idp.example.com", "clientId": "c", "clientSecret": "s"},
-    )
-    with services.core.uow(app_id, write=True) as uow:
-        uow.identity_providers.add(okta)
-        uow.commit()
+    okta = _okta_provider(services, app_id, OwnerType.TENANT, tenant.id, "Corp-Okta")
     for i in range(3):
         _add(services, app_id, _user(services, app_id, tenant.id, rand_email(), okta, externalId=f"sub-{i}"))
     for _ in range(2):

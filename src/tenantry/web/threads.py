@@ -1,6 +1,6 @@
 """Blocking work (the database, argon2) off the event loop: one thread pool per process.
 
-``run_in_thread`` does what Starlette's ``run_in_thread`` does — the call runs in a worker
+``run_in_thread`` does what Starlette's ``run_in_threadpool`` does — the call runs in a worker
 thread inside a copy of the caller's context (request id, audit origin) — on asyncio's own executor
 machinery. AnyIO's version costs twice the CPU per hand-off (about 70 µs against 35 here, measured
 with 8 concurrent callers), and every API request makes one.
