@@ -18,6 +18,7 @@ from tenantry.web.api.fast_users import CreateUserFastPath
 from tenantry.web.auth import BearerAuthenticator
 from tenantry.web.dashboard import routes as dashboard
 from tenantry.web.dev import routes as dev
+from tenantry.web.direct_routes import DirectRoutes
 from tenantry.web.errors import install_error_handlers
 from tenantry.web.hosts import ApplicationResolver
 from tenantry.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -63,9 +64,9 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.limits = RateLimits(services.settings)
     app.state.purger = purger
     app.state.mailer = mailer
-    # The OAuth endpoints first: the token endpoint is the hottest route, and routes are
+    # The OAuth endpoints and hosted pages first: they are the hottest routes, and routes are
     # matched in order (the paths do not overlap, so the order changes nothing else).
-    for router in (
+    hosted = (
         oauth.router,
         token.router,
         userinfo.router,
@@ -74,7 +75,8 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         signup.router,
         invitation_pages.router,
         sso.router,
-    ):
+    )
+    for router in hosted:
         app.include_router(router)
     for router in (
         users.router,
@@ -98,6 +100,9 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     elif services.settings.env == "production" and not services.settings.smtp_url:
         log.warning("smtp_not_configured", note="emails are only logged; set TENANTRY_SMTP_URL")
     install_error_handlers(app)
+    # The routers included first, so FastAPI matches nothing before them; inside the fast paths,
+    # which answer their requests first.
+    app.add_middleware(DirectRoutes, routers=hosted, handlers=app.exception_handlers)
     app.add_middleware(
         CreateUserFastPath,
         services=services,

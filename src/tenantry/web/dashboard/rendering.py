@@ -21,6 +21,8 @@ from tenantry.web.deps import ApplicationDep, CoreDep
 from tenantry.web.pages.rendering import CSRF_COOKIE, CSRF_FIELD, CsrfFailure, check_csrf, csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# The templates ship with the package: compiled once, not stat()ed on every render.
+TEMPLATES.env.auto_reload = False
 ADMIN_COOKIE = "tenantry_admin"
 MAX_FORM_BYTES = 65_536
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -14,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 from tenantry.core.errors import TenantryError
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# The templates ship with the package: compiled once, not stat()ed on every render.
+TEMPLATES.env.auto_reload = False
 CSRF_COOKIE = "tenantry_csrf"
 CSRF_FIELD = "csrf_token"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
