@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, or_, select
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.listing import ROLE_LISTING
 from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
 from tenantry.core.ports import ListSpec, Page
@@ -40,6 +41,13 @@ ROLES_OF_USERS = (
     select(UR.c.user_id, R)
     .join(R, UR.c.role_id == R.c.id)
     .where(UR.c.user_id.in_(bindparam("user_ids", expanding=True)) & (R.c.application_id == bindparam("app")))
+    .order_by(R.c.name_key)
+)
+# One user's roles (every token issued to a user, userinfo): a driver-level statement.
+ROLES_OF_ONE_USER = DirectStatement(
+    select(UR.c.user_id, R)
+    .join(R, UR.c.role_id == R.c.id)
+    .where((UR.c.user_id == bindparam("user_id")) & (R.c.application_id == bindparam("app")))
     .order_by(R.c.name_key)
 )
 
@@ -120,8 +128,11 @@ class SqlRoleRepository(Repository):
         user_ids = [u for u in user_ids if lookupable(u)]
         if not user_ids:
             return found
-        params = {"user_ids": list(user_ids), "app": self.application_id}
-        for row in self.connection.execute(ROLES_OF_USERS, params):
+        if len(user_ids) == 1:
+            rows: Any = ROLES_OF_ONE_USER.execute(self.connection, {"user_id": user_ids[0], "app": self.application_id})
+        else:
+            rows = self.connection.execute(ROLES_OF_USERS, {"user_ids": list(user_ids), "app": self.application_id})
+        for row in rows:
             found[row.user_id].append(_from_row(row))
         return found
 
