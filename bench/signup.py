@@ -174,6 +174,7 @@ class Measured:
     tally: Tally
     meter: CpuMeter
     peak_mib: float
+    peak_process_mib: float  # the largest single process: a worker, or the one process
     stored: int | None  # users the server stored during the run, when counted
 
 
@@ -193,7 +194,7 @@ def measure(
     with PeakRss(processes) as rss, meter:
         tally = counted(port, processes, workers, clients, total, make_raw, expect)
     stored = count_users() - before if count_users else None
-    return Measured(op, tally, meter, rss.peak_mib, stored)
+    return Measured(op, tally, meter, rss.peak_mib, rss.peak_process_mib, stored)
 
 
 def new_email(kind: str, i: int) -> str:
@@ -430,6 +431,7 @@ def make_row(db: str, workers: int, clients: int, server: str, run: Measured, ba
         "hostCpuPercent": 100 * meter.host_cores / CPUS,
         "otherCpuPercent": 100 * meter.other_cores / CPUS,
         "rssMiB": run.peak_mib,
+        "rssProcessMiB": run.peak_process_mib,
         "samples": tally.samples,
     }
     console.print(
@@ -438,7 +440,8 @@ def make_row(db: str, workers: int, clients: int, server: str, run: Measured, ba
         + (f" [red]failures {row['failures']}[/red]" if failed else "")
         + (f" [red]{run.stored} users stored for {tally.ok} successes[/red]" if stored_mismatch else "")
         + f"; p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms; server CPU ms {server_ms:.1f};"
-        f" peak RSS {run.peak_mib:.0f} MiB; host {row['hostCpuPercent']:.0f}% busy"
+        f" peak RSS {run.peak_mib:.0f} MiB (largest process {run.peak_process_mib:.0f});"
+        f" host {row['hostCpuPercent']:.0f}% busy"
     )
     for sample in tally.samples[:3]:
         console.print(f"    [red]{server} error[/red] {sample}")
@@ -464,6 +467,7 @@ COLUMNS = [
     Column("hostCpuPercent", "host CPU %", "{:.0f}"),
     Column("otherCpuPercent", "other CPU %", "{:.0f}"),
     Column("rssMiB", "server peak RSS MiB", "{:.0f}"),
+    Column("rssProcessMiB", "largest process MiB", "{:.0f}"),
 ]
 
 
@@ -502,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
             "failures by status: answers other than 201 (200 for accept-invite), by status code; the users stored"
             " (counted in the database or through the API) matched the successes unless printed otherwise.",
             "server CPU ms/op: the server's process tree per successful request; hash CPU ms: per bare hash.",
+            "server peak RSS: the process tree's (with W > 1 the supervisor and every worker); largest process: the"
+            " largest single one (a worker, or the one process with W = 1).",
             *notes,
         ],
     )
