@@ -55,7 +55,8 @@ def _router() -> APIRouter:
         first: Annotated[int, Depends(fresh, use_cache=False)],
         second: Annotated[int, Depends(fresh, use_cache=False)],
     ) -> Response:
-        return PlainTextResponse(f"{request.method} {host_name} {tenant_name} {first}/{second}")
+        link = request.url_for("submit")
+        return PlainTextResponse(f"{request.method} {host_name} {tenant_name} {first}/{second} {link}")
 
     @router.post("/page", response_model=None)
     async def submit(request: Request) -> Response:
@@ -99,7 +100,9 @@ class World:
         self.app.include_router(router)
         self.app.add_exception_handler(Teapot, _teapot)
         self.to_fastapi: list[str] = []
-        self.direct = DirectRoutes(self._fastapi, routers=[router], handlers=self.app.exception_handlers)
+        self.direct = DirectRoutes(
+            self._fastapi, routers=[router], handlers=self.app.exception_handlers, router=self.app.router
+        )
 
     async def _fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.to_fastapi.append(scope["path"])
@@ -128,7 +131,9 @@ def test_answers_like_fastapi_with_each_dependency_resolved_once() -> None:
     regular = world.request(world.app, "GET", "/page")
     assert world.calls == {"host": 1, "fresh": 2}
     assert (
-        (direct.status_code, direct.text) == (regular.status_code, regular.text) == (200, "GET acme.example acme 1/2")
+        (direct.status_code, direct.text)
+        == (regular.status_code, regular.text)
+        == (200, "GET acme.example acme 1/2 http://acme.example/page")
     )
     assert direct.headers["content-type"] == regular.headers["content-type"]
 

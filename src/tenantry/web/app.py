@@ -102,7 +102,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     install_error_handlers(app)
     # The routers included first, so FastAPI matches nothing before them; inside the fast paths,
     # which answer their requests first.
-    app.add_middleware(DirectRoutes, routers=hosted, handlers=app.exception_handlers)
+    app.add_middleware(DirectRoutes, routers=hosted, handlers=app.exception_handlers, router=app.router)
     app.add_middleware(
         CreateUserFastPath,
         services=services,

@@ -39,8 +39,15 @@ Arguments = Callable[[Request, dict[Callable[..., Any], Any]], Awaitable[dict[st
 
 
 class DirectRoutes:
-    def __init__(self, app: ASGIApp, routers: Iterable[APIRouter], handlers: Mapping[Any, ErrorHandler]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        routers: Iterable[APIRouter],
+        handlers: Mapping[Any, ErrorHandler],
+        router: APIRouter | None = None,
+    ) -> None:
         self.app = app
+        self.router = router  # the application's, for ``request.url_for`` as Starlette sets it
         self.handlers = handlers
         self.routes: dict[tuple[str, str], tuple[APIRoute, Arguments]] = {}
         earlier: list[APIRoute] = []
@@ -63,6 +70,8 @@ class DirectRoutes:
         scope["route"] = route  # for the access log and metrics, as Starlette sets them
         scope["endpoint"] = route.endpoint
         scope["path_params"] = {}
+        if self.router is not None:
+            scope.setdefault("router", self.router)
         request = Request(scope, receive, send)
         try:
             response = await route.endpoint(**await arguments(request, {}))
