@@ -90,8 +90,10 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         external_idp.router,
     ):
         app.include_router(router, prefix="/api/v1")
-    dashboard.install(app)
     app.include_router(workflows.router)  # /api/v1/... and the unprefixed refresh-token alias
+    # The dashboard after the API: its routes all start with /dashboard, and FastAPI tries every
+    # route of every router included before the one that matches.
+    dashboard.install(app)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(health.router)
     if dev.mounted(services.settings):
