@@ -237,23 +237,31 @@ def _email_code(row: Any) -> EmailCode:
     )
 
 
+# Every signup, activation and invitation email sends a code: its statements are built once too.
+INSERT_EMAIL_CODE = DirectStatement(insert(E))
+INVALIDATE_EMAIL_CODES = DirectStatement(
+    update(E)
+    .where((E.c.user_id == bindparam("user_id")) & (E.c.kind == bindparam("kind")) & E.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+
+
 class SqlEmailCodeRepository(Repository):
     def add(self, code: EmailCode) -> None:
-        self.write(
-            insert(E).values(
-                id=code.id,
-                application_id=self.application_id,
-                tenant_id=code.tenant_id,
-                user_id=code.user_id,
-                kind=code.kind,
-                code_hash=code.code_hash,
-                otp_hash=code.otp_hash,
-                email=code.email,
-                data=code.data,
-                created_at=code.created_at,
-                expires_at=code.expires_at,
-            )
-        )
+        row = {
+            "id": code.id,
+            "application_id": self.application_id,
+            "tenant_id": code.tenant_id,
+            "user_id": code.user_id,
+            "kind": code.kind,
+            "code_hash": code.code_hash,
+            "otp_hash": code.otp_hash,
+            "email": code.email,
+            "data": code.data,
+            "created_at": code.created_at,
+            "expires_at": code.expires_at,
+        }
+        self.write_direct(INSERT_EMAIL_CODE, row)
 
     def get(self, code_id: str) -> EmailCode | None:
         if not lookupable(code_id):
@@ -286,5 +294,4 @@ class SqlEmailCodeRepository(Repository):
         return int(self.connection.execute(select(E.c.attempts).where(E.c.id == code_id)).scalar_one())
 
     def invalidate_for_user(self, user_id: str, kind: str, now: datetime) -> None:
-        live = (E.c.user_id == user_id) & (E.c.kind == kind) & E.c.used_at.is_(None)
-        self.connection.execute(update(E).where(live).values(used_at=now))
+        INVALIDATE_EMAIL_CODES.execute(self.connection, {"user_id": user_id, "kind": kind, "now": now})

@@ -6,11 +6,13 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.repositories.base import Repository, aware
 from tenantry.core.mail.model import EmailMessage, OutboxEntry, OutboxFilter
 from tenantry.core.ports import Page
 
 OUT = t.outbox
+INSERT_MESSAGE = DirectStatement(insert(OUT))  # beside every signup, invitation and reset (``direct.py``)
 
 
 def _entry(row: Any) -> OutboxEntry:
@@ -34,22 +36,21 @@ class SqlOutboxRepository(Repository):
     (``tenantry.adapters.mail.dispatch``) claims and delivers them."""
 
     def add(self, message: EmailMessage) -> None:
-        self.write(
-            insert(t.outbox).values(
-                id=message.id,
-                application_id=message.application_id,
-                tenant_id=message.tenant_id,
-                kind=message.kind.value,
-                recipient=message.recipient,
-                subject=message.rendered.subject,
-                text_body=message.rendered.text,
-                html_body=message.rendered.html,
-                status="PENDING",
-                attempts=0,
-                next_attempt_at=message.created_at,
-                created_at=message.created_at,
-            )
-        )
+        row = {
+            "id": message.id,
+            "application_id": message.application_id,
+            "tenant_id": message.tenant_id,
+            "kind": message.kind.value,
+            "recipient": message.recipient,
+            "subject": message.rendered.subject,
+            "text_body": message.rendered.text,
+            "html_body": message.rendered.html,
+            "status": "PENDING",
+            "attempts": 0,
+            "next_attempt_at": message.created_at,
+            "created_at": message.created_at,
+        }
+        self.write_direct(INSERT_MESSAGE, row)
 
     def page(self, where: OutboxFilter, start_index: int, count: int) -> Page[OutboxEntry]:
         columns = [OUT.c[name] for name in (*OutboxEntry.__slots__,)]  # never the bodies

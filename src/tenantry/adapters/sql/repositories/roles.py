@@ -43,6 +43,14 @@ ROLES_OF_USERS = (
     .where(UR.c.user_id.in_(bindparam("user_ids", expanding=True)) & (R.c.application_id == bindparam("app")))
     .order_by(R.c.name_key)
 )
+# The roles a signup's policy grants, by name, and their assignment (``direct.py``).
+ROLE_BY_NAME = DirectStatement(
+    select(R).where((R.c.application_id == bindparam("app")) & (R.c.name_key == bindparam("key")))
+)
+ROLE_HELD = DirectStatement(
+    select(UR.c.role_id).where((UR.c.user_id == bindparam("user_id")) & (UR.c.role_id == bindparam("role_id")))
+)
+INSERT_USER_ROLE = DirectStatement(insert(UR))
 # One user's roles (every token issued to a user, userinfo): a driver-level statement.
 ROLES_OF_ONE_USER = DirectStatement(
     select(UR.c.user_id, R)
@@ -71,8 +79,8 @@ class SqlRoleRepository(Repository):
     def get_by_name(self, name: str) -> Role | None:
         if not lookupable(name):
             return None
-        row = self.connection.execute(self._mine().where(R.c.name_key == name.lower())).first()
-        return _from_row(row) if row else None
+        rows = ROLE_BY_NAME.execute(self.connection, {"app": self.application_id, "key": name.lower()})
+        return _from_row(rows[0]) if rows else None
 
     def add(self, role: Role) -> None:
         self.write(
@@ -137,12 +145,17 @@ class SqlRoleRepository(Repository):
         return found
 
     def assign(self, user_id: str, tenant_id: str, role_ids: Sequence[str]) -> None:
+        now = datetime.now(UTC)
+        if len(role_ids) == 1:  # a signup's default role: the two statements prebuilt
+            row = {"user_id": user_id, "role_id": role_ids[0], "tenant_id": tenant_id, "created_at": now}
+            if not ROLE_HELD.execute(self.connection, {"user_id": user_id, "role_id": role_ids[0]}):
+                self.write_direct(INSERT_USER_ROLE, row)
+            return
         held = set(
             self.connection.execute(
                 select(UR.c.role_id).where((UR.c.user_id == user_id) & UR.c.role_id.in_(list(role_ids)))
             ).scalars()
         )
-        now = datetime.now(UTC)
         rows = [
             {"user_id": user_id, "role_id": rid, "tenant_id": tenant_id, "created_at": now}
             for rid in role_ids
