@@ -1,6 +1,6 @@
 """Regenerate src/tenantry/adapters/security/common_passwords.txt.gz from zxcvbn's password list.
 
-    pip install zxcvbn==4.5.0 && python scripts/common-passwords.py
+pip install zxcvbn==4.5.0 && python scripts/common-passwords.py
 """
 
 from __future__ import annotations
