@@ -357,8 +357,13 @@ def _check_password(ctx: CoreContext, uow: UnitOfWork, tenant: Tenant, password:
     password_policy(ctx, uow, tenant.id).check(password, email=email, common=ctx.common_passwords)
 
 
-def accept_new_user_invite(ctx: CoreContext, application: Application, code: str, form: AcceptForm) -> Accepted:
-    opened = open_invitation(ctx, application, code, InvitationKind.NEW_USER)
+def accept_new_user_invite(
+    ctx: CoreContext, application: Application, opened: OpenInvitation, form: AcceptForm
+) -> Accepted:
+    """Accept the invitation ``open_invitation`` found (the callers open it first, to check who
+    may accept it); the write moves it on only if it is still pending."""
+    if opened.invitation.kind is not InvitationKind.NEW_USER:
+        raise InvitationUnusable()
     invitation, tenant = opened.invitation, opened.tenant
     link = invitation.invitation_type is InvitationType.LINK
     email = (form.email or "").strip() if link else (invitation.email or "")
@@ -438,9 +443,11 @@ def accept_new_user_invite(ctx: CoreContext, application: Application, code: str
 
 
 def accept_existing_user_invite(
-    ctx: CoreContext, application: Application, code: str, password: str | None
+    ctx: CoreContext, application: Application, opened: OpenInvitation, password: str | None
 ) -> Accepted:
-    opened = open_invitation(ctx, application, code, InvitationKind.EXISTING_USER)
+    """As ``accept_new_user_invite``, for an existing user's invitation."""
+    if opened.invitation.kind is not InvitationKind.EXISTING_USER:
+        raise InvitationUnusable()
     invitation, tenant, user = opened.invitation, opened.tenant, opened.user
     assert user is not None
     built_in = user.identity_provider_type == "WRISTBAND"

@@ -129,7 +129,7 @@ def accept_new_user_invite(
     form = invitations.AcceptForm(
         password=body.password, email=body.email, profile={k: v for k, v in sent.items() if k in PROFILE_FIELDS}
     )
-    return _session_link(core, application, invitations.accept_new_user_invite(core, application, code, form))
+    return _session_link(core, application, invitations.accept_new_user_invite(core, application, opened, form))
 
 
 @router.get("/tenants/{tenant_id}/new-user-invitation-requests")
@@ -186,7 +186,7 @@ def accept_existing_user_invite(
 ) -> dict[str, Any]:
     opened = invitations.open_invitation(core, application, body.emailAuthCode, InvitationKind.EXISTING_USER)
     _require_workflow(actor, "existing-user-invitation-workflow:execute", opened.tenant.id)
-    accepted = invitations.accept_existing_user_invite(core, application, body.emailAuthCode, body.password)
+    accepted = invitations.accept_existing_user_invite(core, application, opened, body.password)
     return _session_link(core, application, accepted)
 
 

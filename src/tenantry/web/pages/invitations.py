@@ -127,12 +127,12 @@ def _accept(
             accepted = invitations.accept_new_user_invite(
                 services.core,
                 application,
-                code,
+                opened,
                 invitations.AcceptForm(password=form.get("password"), email=form.get("email"), profile=profile),
             )
         else:
             password = form.get("password") or None
-            accepted = invitations.accept_existing_user_invite(services.core, application, code, password)
+            accepted = invitations.accept_existing_user_invite(services.core, application, opened, password)
     except ConstraintViolations as error:
         messages = {k: [VIOLATION_TEXT.get(v.code, v.code) for v in vs] for k, vs in error.violations.items()}
         return _form_page(

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from tenantry.adapters.sql import tables as t
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.listing import INVITATION_LISTING
 from tenantry.adapters.sql.repositories.base import (
     Repository,
@@ -22,6 +23,16 @@ from tenantry.core.ports import ListSpec, Page
 I = t.invitations  # noqa: E741
 PENDING = InvitationStatus.PENDING_INVITE_ACCEPTANCE.value
 GET = select(I).where((I.c.id == bindparam("id")) & (I.c.application_id == bindparam("app_id")))
+# Every acceptance reads its invitation by code and moves it on conditionally (``direct.py``).
+BY_CODE_HASH = DirectStatement(
+    select(I).where((I.c.code_hash == bindparam("code_hash")) & (I.c.application_id == bindparam("app_id")))
+)
+_MOVABLE = (I.c.id == bindparam("id")) & (I.c.application_id == bindparam("app_id")) & (I.c.status == bindparam("from"))
+_MOVED = {"status": bindparam("to"), "updated_at": bindparam("now"), "version": I.c.version + 1}
+TRANSITION = DirectStatement(update(I).where(_MOVABLE).values(**_MOVED))
+TRANSITION_COMPLETED = DirectStatement(
+    update(I).where(_MOVABLE).values(**_MOVED, completed_user_id=bindparam("completed_user_id"))
+)
 
 
 def _from_row(row: Any) -> Invitation:
@@ -72,9 +83,8 @@ class SqlInvitationRepository(Repository):
         return _from_row(row) if row else None
 
     def get_by_code_hash(self, code_hash: str) -> Invitation | None:
-        query = select(I).where((I.c.code_hash == code_hash) & (I.c.application_id == self.application_id))
-        row = self.connection.execute(query).first()
-        return _from_row(row) if row else None
+        rows = BY_CODE_HASH.execute(self.connection, {"code_hash": code_hash, "app_id": self.application_id})
+        return _from_row(rows[0]) if rows else None
 
     def _cancel(self, where: Any, now: datetime) -> int:
         """Pending invitations past their time become EXPIRED (not CANCELED); the rest CANCELED."""
@@ -94,11 +104,10 @@ class SqlInvitationRepository(Repository):
     def transition(
         self, invitation_id: str, from_status: str, to_status: str, now: datetime, completed_user_id: str | None = None
     ) -> bool:
-        values: dict[str, Any] = {"status": to_status, "updated_at": now, "version": I.c.version + 1}
-        if completed_user_id is not None:
-            values["completed_user_id"] = completed_user_id
-        where = (I.c.id == invitation_id) & (I.c.application_id == self.application_id) & (I.c.status == from_status)
-        return self.connection.execute(update(I).where(where).values(**values)).rowcount == 1
+        moved = {"id": invitation_id, "app_id": self.application_id, "from": from_status, "to": to_status, "now": now}
+        if completed_user_id is None:
+            return TRANSITION.count(self.connection, moved) == 1
+        return TRANSITION_COMPLETED.count(self.connection, {**moved, "completed_user_id": completed_user_id}) == 1
 
     def page(self, spec: ListSpec, kind: str, scope: TenantScope, tenant_id: str | None = None) -> Page[Invitation]:
         query = select(I).where((I.c.application_id == self.application_id) & (I.c.kind == kind))
