@@ -51,8 +51,8 @@ class DirectRoutes:
         self.handlers = handlers
         self.routes: dict[tuple[str, str], tuple[APIRoute, Arguments]] = {}
         earlier: list[APIRoute] = []
-        for router in routers:
-            for route in router.routes:
+        for included in routers:
+            for route in included.routes:
                 if not isinstance(route, APIRoute):
                     continue
                 arguments = _direct_arguments(route)
