@@ -9,25 +9,22 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from tenantry.bootstrap import Services, bootstrap
-from tenantry.core.access import Principal
-from tenantry.core.admins.service import CreateAdmin, create_admin
-from tenantry.core.applications.model import Application
-from tenantry.core.applications.service import TENANT_ADMIN_ROLE, initialize_application
 from tenantry.core.clients.model import ClientType
-from tenantry.core.clients.service import CreateClient, create_client
 from tenantry.core.errors import ConstraintViolations, TenantryError
-from tenantry.core.roles.service import assign_roles
-from tenantry.core.tenants.service import CreateTenant, create_tenant
-from tenantry.core.users.model import UserStatus
-from tenantry.core.users.service import CreateUser, create_user
 from tenantry.logs import configure_logging
 from tenantry.settings import Settings
+
+if TYPE_CHECKING:
+    from tenantry.bootstrap import Services
+    from tenantry.core.applications.model import Application
+
+# The commands import the application (the database, the use cases) when they run: ``serve``
+# with several workers stays a small supervisor, and ``--help`` answers at once.
 
 app = typer.Typer(help="Tenantry: multi-tenant identity and user onboarding.", no_args_is_help=True)
 clients_app = typer.Typer(help="OAuth2 clients.", no_args_is_help=True)
@@ -40,6 +37,8 @@ console = Console(stderr=True)
 
 
 def _services(*, migrate: bool = True) -> Services:
+    from tenantry.bootstrap import bootstrap
+
     settings = Settings()
     configure_logging(json=settings.json_logs, level="WARNING")
     return bootstrap(settings, migrate=migrate)
@@ -91,6 +90,8 @@ def init(
     rotate_secret: Annotated[bool, typer.Option("--rotate-secret", help="issue a new M2M client secret")] = False,
 ) -> None:
     """Create the application, its built-in identity provider, default roles and an M2M admin client."""
+    from tenantry.core.applications.service import initialize_application
+
     services = _services()
     try:
         result = initialize_application(services.core, domain, custom_domain=custom_domain, rotate=rotate_secret)
@@ -122,6 +123,10 @@ def clients_create(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create an OAuth2 client. M2M clients get the admin role (tenant admin when --tenant)."""
+    from tenantry.core.access import Principal
+    from tenantry.core.applications.service import TENANT_ADMIN_ROLE
+    from tenantry.core.clients.service import CreateClient, create_client
+
     services = _services()
     application = _application(services, domain)
     names = role or (
@@ -161,6 +166,8 @@ def admins_create(
 
     Without --password an interactive terminal prompts for one (blank: generate); otherwise a
     password is generated. A generated password is printed once."""
+    from tenantry.core.admins.service import CreateAdmin, create_admin
+
     services = _services()
     application = _application(services, domain)
     generated = False
@@ -240,6 +247,7 @@ def worker() -> None:
     import threading
     from types import FrameType
 
+    from tenantry.bootstrap import bootstrap
     from tenantry.web.workers import TenantPurger
 
     settings = Settings()
@@ -276,6 +284,14 @@ def demo(
     """Bootstrap a demo application (custom-domain mode), tenant, admin and clients, and a local
     TLS certificate for its hosts. Idempotent: credentials are kept in the data folder."""
     from tenantry.adapters.security.tls import ensure_local_certificates
+    from tenantry.core.access import Principal
+    from tenantry.core.admins.service import CreateAdmin, create_admin
+    from tenantry.core.applications.service import TENANT_ADMIN_ROLE, initialize_application
+    from tenantry.core.clients.service import CreateClient, create_client
+    from tenantry.core.roles.service import assign_roles
+    from tenantry.core.tenants.service import CreateTenant, create_tenant
+    from tenantry.core.users.model import UserStatus
+    from tenantry.core.users.service import CreateUser, create_user
 
     services = _services()
     store = services.settings.data_dir / "demo.json"
