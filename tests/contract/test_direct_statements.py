@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
 from tenantry.adapters.sql import tables as t
@@ -56,6 +56,29 @@ def test_inserted_and_read_back_as_sqlalchemy_does(services: Services) -> None:
     assert direct.details == event["details"] and direct.user_agent == "Zoë's agent"
     created = direct.created_at if direct.created_at.tzinfo else direct.created_at.replace(tzinfo=UTC)
     assert created == event["created_at"]
+
+
+STAMPED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+# Constants of the statement's own, of types with bind processors (JSON; DateTime on SQLite).
+RESOLVE = DirectStatement(
+    update(A)
+    .where((A.c.id == bindparam("id")) & (A.c.action == "user.created"))
+    .values(details={"state": "resolved"}, created_at=STAMPED, target_id=bindparam("target"))
+)
+
+
+def test_the_statements_own_constants_are_bound_as_sqlalchemy_binds_them(services: Services) -> None:
+    event, other = _event(_app(services)), _event(_app(services), action="user.deleted")
+    with services.database.transaction(write=True) as connection:
+        INSERT.execute(connection, event)
+        INSERT.execute(connection, other)
+        assert RESOLVE.count(connection, {"id": event["id"], "target": "u2"}) == 1
+        assert RESOLVE.count(connection, {"id": other["id"], "target": "u2"}) == 0  # not 'user.created'
+        connection.commit()
+    with services.database.transaction(write=False) as connection:
+        row = connection.execute(BY_ID, {"id": event["id"]}).one()
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    assert (row.details, created, row.target_id) == ({"state": "resolved"}, STAMPED, "u2")
 
 
 def test_a_rolled_back_insert_is_gone(services: Services) -> None:

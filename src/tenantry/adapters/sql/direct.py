@@ -97,10 +97,12 @@ class DirectStatement:
         if compiled.insert_prefetch:
             raise ValueError("a direct INSERT takes every value from its caller (no Python-side defaults)")
         binds: dict[str, Callable[[Any], Any]] = {}
-        for name, bind in compiled.binds.items():
+        for bind in compiled.binds.values():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
-                binds[name] = process
+                # By the name the compiled parameters use: an anonymous bind (a constant of the
+                # statement's own) is keyed by its object id in ``binds``, by "status_1" there.
+                binds[compiled.bind_names[bind]] = process
         row: Any = None
         results: tuple[Processor, ...] = ()
         columns = list(self._statement.exported_columns)  # a SELECT's columns, or what it RETURNs
