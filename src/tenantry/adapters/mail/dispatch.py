@@ -34,11 +34,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
 
 from tenantry.adapters.mail.transport import DeliveryError, MailTransport
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.database import Database
+from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.repositories.base import aware
 from tenantry.core.mail.model import EmailKind, EmailMessage, RenderedEmail
 from tenantry.core.ports import Clock
@@ -49,6 +50,12 @@ LEASE_SECONDS = 120.0
 LEASE_MARGIN_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 3600.0
 MAX_ERROR_LENGTH = 2000
+# One per delivered message, in its own transaction right after the send (``direct.py``).
+MARK_SENT = DirectStatement(
+    update(t.outbox)
+    .where((t.outbox.c.id == bindparam("id")) & (t.outbox.c.status == "PENDING"))
+    .values(status="SENT", sent_at=bindparam("now"), attempts=bindparam("attempts"), locked_until=None)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +173,8 @@ class OutboxDispatcher:
 
     def _mark_sent(self, item: Claimed) -> None:
         with self._database.transaction(write=True) as connection:
-            connection.execute(
-                update(t.outbox)
-                .where(t.outbox.c.id == item.message.id, t.outbox.c.status == "PENDING")
-                .values(status="SENT", sent_at=self._clock.now(), attempts=item.attempts + 1, locked_until=None)
-            )
+            now = self._clock.now()
+            MARK_SENT.execute(connection, {"id": item.message.id, "now": now, "attempts": item.attempts + 1})
             connection.commit()
 
     def _record_failure(self, items: list[Claimed], error: DeliveryError) -> None:
