@@ -1,7 +1,8 @@
 """The statements every signup and invitation runs, prebuilt at the driver level (``direct.py``):
-an email code stored and read back field for field, a user's live codes of one kind invalidated
-and no others, an outbox message stored with its bodies, a role found by name in any case and only
-in its application, one role assigned once however often it is assigned. Both databases."""
+an email code stored and read back field for field (by id and by hash, only in its application),
+consumed once, a user's live codes of one kind invalidated and no others, an outbox message stored
+with its bodies, a role found by name in any case and only in its application, one role assigned
+once however often it is assigned. Both databases."""
 
 from __future__ import annotations
 
@@ -51,13 +52,20 @@ def test_email_codes_are_stored_and_invalidated_by_user_and_kind(services: Servi
         uow.commit()
     with services.core.uow(app_id) as uow:
         assert uow.email_codes.get(first.id) == first
+        assert uow.email_codes.get_by_code_hash(reset.code_hash) == reset
+        assert uow.email_codes.get_by_code_hash(rand("unknown")) is None
+    with services.core.uow(_app(services)) as uow:  # another application sees none of them
+        assert uow.email_codes.get(first.id) is None and uow.email_codes.get_by_code_hash(first.code_hash) is None
+    with services.core.uow(app_id, write=True) as uow:
+        assert uow.email_codes.consume(reset.id, now) and not uow.email_codes.consume(reset.id, now)  # once
+        uow.commit()
     later = now + timedelta(minutes=5)
     with services.core.uow(app_id, write=True) as uow:
         uow.email_codes.invalidate_for_user(user.id, "activation", later)
         uow.commit()
     with services.core.uow(app_id) as uow:
         used = {c.id: uow.email_codes.get(c.id).used_at for c in (first, second, reset, others)}  # type: ignore[union-attr]
-    assert used == {first.id: later, second.id: later, reset.id: None, others.id: None}
+    assert used == {first.id: later, second.id: later, reset.id: now, others.id: None}  # reset: consumed before
 
 
 def test_an_outbox_message_is_stored_with_its_bodies(services: Services) -> None:

@@ -237,8 +237,17 @@ def _email_code(row: Any) -> EmailCode:
     )
 
 
-# Every signup, activation and invitation email sends a code: its statements are built once too.
+# Every signup, activation and invitation email sends a code, and most come back: built once too.
 INSERT_EMAIL_CODE = DirectStatement(insert(E))
+EMAIL_CODE_BY_ID = DirectStatement(
+    select(E).where((E.c.id == bindparam("id")) & (E.c.application_id == bindparam("app")))
+)
+EMAIL_CODE_BY_HASH = DirectStatement(
+    select(E).where((E.c.code_hash == bindparam("hash")) & (E.c.application_id == bindparam("app")))
+)
+CONSUME_EMAIL_CODE = DirectStatement(
+    update(E).where((E.c.id == bindparam("id")) & E.c.used_at.is_(None)).values(used_at=bindparam("now"))
+)
 INVALIDATE_EMAIL_CODES = DirectStatement(
     update(E)
     .where((E.c.user_id == bindparam("user_id")) & (E.c.kind == bindparam("kind")) & E.c.used_at.is_(None))
@@ -266,14 +275,12 @@ class SqlEmailCodeRepository(Repository):
     def get(self, code_id: str) -> EmailCode | None:
         if not lookupable(code_id):
             return None
-        query = select(E).where((E.c.id == code_id) & (E.c.application_id == self.application_id))
-        row = self.connection.execute(query).first()
-        return _email_code(row) if row else None
+        rows = EMAIL_CODE_BY_ID.execute(self.connection, {"id": code_id, "app": self.application_id})
+        return _email_code(rows[0]) if rows else None
 
     def get_by_code_hash(self, code_hash: str) -> EmailCode | None:
-        query = select(E).where((E.c.code_hash == code_hash) & (E.c.application_id == self.application_id))
-        row = self.connection.execute(query).first()
-        return _email_code(row) if row else None
+        rows = EMAIL_CODE_BY_HASH.execute(self.connection, {"hash": code_hash, "app": self.application_id})
+        return _email_code(rows[0]) if rows else None
 
     def latest_for_user(self, user_id: str, kind: str) -> EmailCode | None:
         query = (
@@ -286,8 +293,7 @@ class SqlEmailCodeRepository(Repository):
         return _email_code(row) if row else None
 
     def consume(self, code_id: str, now: datetime) -> bool:
-        live = (E.c.id == code_id) & E.c.used_at.is_(None)
-        return self.connection.execute(update(E).where(live).values(used_at=now)).rowcount == 1
+        return CONSUME_EMAIL_CODE.count(self.connection, {"id": code_id, "now": now}) == 1
 
     def count_attempt(self, code_id: str) -> int:
         self.connection.execute(update(E).where(E.c.id == code_id).values(attempts=E.c.attempts + 1))
