@@ -107,6 +107,7 @@ def test_roles_by_name_and_one_role_assigned_once(services: Services) -> None:
         found = uow.roles.get_by_name(role.name.upper())
         for _ in range(2):
             uow.roles.assign(user.id, tenant.id, [role.id])
+        uow.roles.assign(user.id, tenant.id, [])  # nothing to assign: nothing changes
         uow.commit()
     with services.core.uow(other_app) as uow:
         assert uow.roles.get_by_name(role.name) is None

@@ -145,6 +145,8 @@ class SqlRoleRepository(Repository):
         return found
 
     def assign(self, user_id: str, tenant_id: str, role_ids: Sequence[str]) -> None:
+        if not role_ids:  # an invitation without roles to assign
+            return
         now = datetime.now(UTC)
         if len(role_ids) == 1:  # a signup's default role: the two statements prebuilt
             row = {"user_id": user_id, "role_id": role_ids[0], "tenant_id": tenant_id, "created_at": now}
