@@ -1,4 +1,4 @@
-"""The command forms later tooling relies on: init, clients create, keys rotate, migrate."""
+"""The command forms later tooling relies on: init, clients create, keys rotate, migrate, demo."""
 
 from __future__ import annotations
 
@@ -89,3 +89,21 @@ def test_keys_rotate_keeps_old_key_published(env: dict[str, str]) -> None:
     after = {k["kid"] for k in services.keys.jwks()["keys"]}
     assert after == before | {new_kid}
     services.close()
+
+
+def test_demo_bootstraps_once_and_keeps_its_credentials(env: dict[str, str], tmp_path: Path) -> None:
+    """``make run`` calls ``tenantry demo``: an application in custom-domain mode, the ``acme``
+    tenant, an admin user, a dashboard administrator, M2M and app clients, and a local CA and
+    certificate; run again it changes nothing and prints the same credentials."""
+    first = json.loads(run(env, "demo", "--domain", "localhost:18443", "--json"))
+    assert first["vanityDomain"] == "localhost:18443" and first["tenantHost"] == "acme.localhost:18443"
+    for key in ("m2mClientId", "m2mClientSecret", "appClientId", "appClientSecret", "adminPassword"):
+        assert first[key], key
+    assert first["dashboardEmail"] and len(first["dashboardPassword"]) >= 16
+    for key in ("caFile", "tlsCert", "tlsKey"):
+        assert Path(first[key]).is_file() and Path(first[key]).is_relative_to(tmp_path), key
+    assert (tmp_path / "demo.json").stat().st_mode & 0o077 == 0  # the credentials file is private
+    again = json.loads(run(env, "demo", "--domain", "localhost:18443", "--json"))
+    assert again == first
+    text = run(env, "demo", "--domain", "localhost:18443")
+    assert "Tenantry is ready." in text and first["dashboardPassword"] in text and first["caFile"] in text
