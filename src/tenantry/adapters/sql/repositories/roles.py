@@ -147,24 +147,26 @@ class SqlRoleRepository(Repository):
     def assign(self, user_id: str, tenant_id: str, role_ids: Sequence[str]) -> None:
         if not role_ids:  # an invitation without roles to assign
             return
+        held = self._held(user_id, role_ids)
         now = datetime.now(UTC)
-        if len(role_ids) == 1:  # a signup's default role: the two statements prebuilt
-            row = {"user_id": user_id, "role_id": role_ids[0], "tenant_id": tenant_id, "created_at": now}
-            if not ROLE_HELD.execute(self.connection, {"user_id": user_id, "role_id": role_ids[0]}):
-                self.write_direct(INSERT_USER_ROLE, row)
-            return
-        held = set(
-            self.connection.execute(
-                select(UR.c.role_id).where((UR.c.user_id == user_id) & UR.c.role_id.in_(list(role_ids)))
-            ).scalars()
-        )
         rows = [
             {"user_id": user_id, "role_id": rid, "tenant_id": tenant_id, "created_at": now}
             for rid in role_ids
             if rid not in held
         ]
-        if rows:
+        if len(rows) == 1:  # a signup's default role, most assignments: the prebuilt insert
+            self.write_direct(INSERT_USER_ROLE, rows[0])
+        elif rows:
             self.write(insert(UR), rows)
+
+    def _held(self, user_id: str, role_ids: Sequence[str]) -> set[str]:
+        """Which of ``role_ids`` the user holds already (one role: the prebuilt statement)."""
+        if len(role_ids) == 1:
+            return {
+                row.role_id for row in ROLE_HELD.execute(self.connection, {"user_id": user_id, "role_id": role_ids[0]})
+            }
+        held = select(UR.c.role_id).where((UR.c.user_id == user_id) & UR.c.role_id.in_(list(role_ids)))
+        return set(self.connection.execute(held).scalars())
 
     def unassign(self, user_id: str, role_ids: Sequence[str]) -> None:
         role_ids = [r for r in role_ids if lookupable(r)]
