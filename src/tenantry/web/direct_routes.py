@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
@@ -44,7 +44,7 @@ class DirectRoutes:
         app: ASGIApp,
         routers: Iterable[APIRouter],
         handlers: Mapping[Any, ErrorHandler],
-        router: APIRouter | None = None,
+        router: APIRouter,
     ) -> None:
         self.app = app
         self.router = router  # the application's, for ``request.url_for`` as Starlette sets it
@@ -70,8 +70,7 @@ class DirectRoutes:
         scope["route"] = route  # for the access log and metrics, as Starlette sets them
         scope["endpoint"] = route.endpoint
         scope["path_params"] = {}
-        if self.router is not None:
-            scope.setdefault("router", self.router)
+        scope.setdefault("router", self.router)
         request = Request(scope, receive, send)
         try:
             response = await route.endpoint(**await arguments(request, {}))
@@ -94,13 +93,6 @@ def _direct_arguments(route: APIRoute) -> Arguments | None:
     if "{" in route.path or route.response_model is not None or not _takes_only_request(route.dependant):
         return None
     return _arguments_of(route.dependant)
-
-
-def _call(dependant: Dependant) -> Callable[..., Awaitable[Any]]:
-    call = dependant.call
-    if call is None:
-        raise ValueError(f"dependency {dependant.name} has no callable")
-    return call
 
 
 def _takes_only_request(dependant: Dependant) -> bool:
@@ -127,7 +119,11 @@ def _arguments_of(dependant: Dependant) -> Arguments:
     parameter's name, and each dependency's value (from ``cache`` when it was already resolved
     for this request and may be reused)."""
     request_name = dependant.request_param_name
-    subs = [(str(sub.name), _call(sub), sub.use_cache, _arguments_of(sub)) for sub in dependant.dependencies]
+    # ``_takes_only_request`` let through only dependencies with a name and a coroutine function.
+    subs = [
+        (str(sub.name), cast(Callable[..., Awaitable[Any]], sub.call), sub.use_cache, _arguments_of(sub))
+        for sub in dependant.dependencies
+    ]
 
     async def arguments(request: Request, cache: dict[Callable[..., Any], Any]) -> dict[str, Any]:
         values: dict[str, Any] = {request_name: request} if request_name else {}
