@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from tenantry.adapters.security.keys import InvalidToken, KeyStore
 from tenantry.core.access import Principal
 from tenantry.core.applications.model import Application
+from tenantry.core.caching import ExpiringCache
 from tenantry.core.clients.authentication import client_principal, user_principal
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import Unauthenticated
@@ -22,9 +22,8 @@ class BearerAuthenticator:
     def __init__(self, core: CoreContext, keys: KeyStore) -> None:
         self._core = core
         self._keys = keys
-        self._cache: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._principals: ExpiringCache[tuple[str, str], Principal] = ExpiringCache(PRINCIPAL_CACHE_SECONDS)
         self._verified: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
 
     def authenticate_cached(self, authorization: str | None, application: Application) -> Principal | None:
         """The principal when everything needed is cached (no I/O, no RSA); ``None`` means
@@ -35,10 +34,8 @@ class BearerAuthenticator:
         if claims is None:
             return None
         subject = self._check(claims, application)
-        hit = self._cache.get((application.id, subject))
-        if hit is None or time.monotonic() - hit[0] >= PRINCIPAL_CACHE_SECONDS:
-            return None
-        return hit[1]
+        hit = self._principals.get((application.id, subject))
+        return hit[0] if hit is not None else None
 
     def authenticate(self, authorization: str | None, application: Application) -> Principal:
         if not authorization or authorization[:7].lower() != "bearer ":
@@ -76,24 +73,17 @@ class BearerAuthenticator:
         return subject
 
     def _principal(self, application_id: str, subject: str, session_family: str | None = None) -> Principal:
-        key = (application_id, subject)
-        hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < PRINCIPAL_CACHE_SECONDS:
-            return hit[1]
-        principal = (
-            user_principal(self._core, application_id, subject, session_family)
-            if session_family is not None
-            else client_principal(self._core, application_id, subject)
+        return self._principals.get_or_load(
+            (application_id, subject),
+            lambda: (
+                user_principal(self._core, application_id, subject, session_family)
+                if session_family is not None
+                else client_principal(self._core, application_id, subject)
+            ),
         )
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (time.monotonic(), principal)
-        return principal
 
     def forget(self, client_id: str | None = None) -> None:
-        with self._lock:
-            if client_id is None:
-                self._cache.clear()
-            else:
-                self._cache = {k: v for k, v in self._cache.items() if k[1] != client_id}
+        if client_id is None:
+            self._principals.clear()
+        else:
+            self._principals.forget_where(lambda key: key[1] == client_id)

@@ -11,11 +11,10 @@ The proxy headers (``X-Forwarded-Host``) are applied by uvicorn only for trusted
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 from tenantry.core.applications.model import Application
+from tenantry.core.caching import ExpiringCache
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import NotFound
 from tenantry.core.tenants.model import Tenant
@@ -44,33 +43,21 @@ class TenantTarget:
 class ApplicationResolver:
     def __init__(self, core: CoreContext) -> None:
         self._core = core
-        self._apps: dict[str, tuple[float, Application | None]] = {}
-        self._targets: dict[str, tuple[float, HostTarget]] = {}
-        self._lock = threading.Lock()
-        core.changes.on_tenant_change(lambda _tenant_id: self._forget_targets())
-
-    def _forget_targets(self) -> None:
-        with self._lock:
-            self._targets.clear()
+        self._apps: ExpiringCache[str, Application | None] = ExpiringCache(CACHE_SECONDS, limit=CACHE_LIMIT)
+        self._targets: ExpiringCache[str, HostTarget] = ExpiringCache(TENANT_CACHE_SECONDS, limit=CACHE_LIMIT)
+        core.changes.on_tenant_change(lambda _tenant_id: self._targets.clear())
 
     def _application(self, vanity: str) -> Application | None:
-        hit = self._apps.get(vanity)
-        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-            return hit[1]
+        return self._apps.get_or_load(vanity, lambda: self._read_application(vanity))
+
+    def _read_application(self, vanity: str) -> Application | None:
         with self._core.uow("") as uow:
-            application = uow.applications.get_by_vanity_domain(vanity)
-        with self._lock:
-            if len(self._apps) > CACHE_LIMIT:
-                self._apps.clear()
-            self._apps[vanity] = (time.monotonic(), application)
-        return application
+            return uow.applications.get_by_vanity_domain(vanity)
 
     def cached(self, host: str) -> Application | None:
         """The application of ``host`` if a fresh cache entry knows it (no I/O)."""
         hit = self._apps.get(host.strip().lower())
-        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-            return hit[1]
-        return None
+        return hit[0] if hit is not None else None
 
     def for_host(self, host: str) -> Application:
         """The application whose vanity domain is exactly ``host`` (API and token endpoints)."""
@@ -84,8 +71,8 @@ class ApplicationResolver:
         """The target of ``host`` if a fresh cache entry knows it (no I/O)."""
         key = host.strip().lower()
         hit = self._targets.get(key)
-        if hit is not None and time.monotonic() - hit[0] < TENANT_CACHE_SECONDS:
-            return hit[1]
+        if hit is not None:
+            return hit[0]
         application = self.cached(key)
         return HostTarget(application, None) if application is not None else None
 
@@ -95,12 +82,10 @@ class ApplicationResolver:
         cached = self.cached_target(key)
         if cached is not None:
             return cached
+        generation = self._targets.generation
         found = self._resolve(key)
         if found.tenant is not None:
-            with self._lock:
-                if len(self._targets) > CACHE_LIMIT:
-                    self._targets.clear()
-                self._targets[key] = (time.monotonic(), found)
+            self._targets.put(key, found, generation=generation)
         return found
 
     def _resolve(self, key: str) -> HostTarget:
@@ -129,6 +114,5 @@ class ApplicationResolver:
         raise NotFound("application", key[:253])
 
     def forget(self) -> None:
-        with self._lock:
-            self._apps.clear()
-            self._targets.clear()
+        self._apps.clear()
+        self._targets.clear()

@@ -3,9 +3,7 @@ them on every request)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
+from tenantry.core.caching import ExpiringCache
 from tenantry.core.clients.model import Client
 from tenantry.core.context import CoreContext
 
@@ -19,31 +17,22 @@ class ClientCache:
 
     def __init__(self, core: CoreContext) -> None:
         self._core = core
-        self._clients: dict[tuple[str, str], tuple[float, Client | None]] = {}
-        self._lock = threading.Lock()
+        self._clients: ExpiringCache[tuple[str, str], Client | None] = ExpiringCache(CLIENT_CACHE_SECONDS)
 
     def cached(self, application_id: str, client_id: str) -> tuple[bool, Client | None]:
         """(hit, client): no I/O."""
         hit = self._clients.get((application_id, client_id))
-        if hit is None or time.monotonic() - hit[0] >= CLIENT_CACHE_SECONDS:
-            return False, None
-        return True, hit[1]
+        return (True, hit[0]) if hit is not None else (False, None)
 
     def get(self, application_id: str, client_id: str) -> Client | None:
-        found, client = self.cached(application_id, client_id)
-        if found:
-            return client
+        return self._clients.get_or_load((application_id, client_id), lambda: self._read(application_id, client_id))
+
+    def _read(self, application_id: str, client_id: str) -> Client | None:
         with self._core.uow(application_id) as uow:
-            client = uow.clients.get(client_id) if len(client_id) <= 64 else None
-        with self._lock:
-            if len(self._clients) > 10_000:
-                self._clients.clear()
-            self._clients[(application_id, client_id)] = (time.monotonic(), client)
-        return client
+            return uow.clients.get(client_id) if len(client_id) <= 64 else None
 
     def forget(self, client_id: str | None = None) -> None:
-        with self._lock:
-            if client_id is None:
-                self._clients.clear()
-            else:
-                self._clients = {k: v for k, v in self._clients.items() if k[1] != client_id}
+        if client_id is None:
+            self._clients.clear()
+        else:
+            self._clients.forget_where(lambda key: key[1] == client_id)
