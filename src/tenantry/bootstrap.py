@@ -21,6 +21,7 @@ from tenantry.core.auth.settings import AuthSettings
 from tenantry.core.clients.cache import ClientCache
 from tenantry.core.context import CoreContext
 from tenantry.core.ports import EmailRenderer
+from tenantry.core.sso.login_providers import LoginProviderCache
 from tenantry.core.users.passwords import PasswordPolicy
 from tenantry.protocols.oidc.relying_party import OidcRelyingParty
 from tenantry.settings import Settings
@@ -45,6 +46,7 @@ class Services:
     outbox_dispatcher: OutboxDispatcher
     oidc: OidcRelyingParty
     clients: ClientCache
+    login_providers: LoginProviderCache
     saml_sp: SpCredentials
 
     def close(self) -> None:
@@ -103,6 +105,7 @@ def bootstrap(settings: Settings, *, migrate: bool = True) -> Services:
         ),
         oidc=OidcRelyingParty(sso_http_client),
         clients=ClientCache(core),
+        login_providers=LoginProviderCache(core),
         saml_sp=load_or_create_sp_credentials(
             settings.data_dir / "saml", settings.saml_sp_key_file, settings.saml_sp_cert_file
         ),

@@ -11,10 +11,12 @@ from tenantry.core.users.passwords import PasswordPolicy
 
 
 class ChangeListeners:
-    """Who wants to know that a tenant changed (e.g. the web layer's host cache)."""
+    """Who wants to know, on this node, that a tenant or an application's identity providers
+    changed (the web layer's host cache, the login pages' provider cache)."""
 
     def __init__(self) -> None:
         self._tenant: list[Callable[[str], None]] = []
+        self._identity_providers: list[Callable[[str], None]] = []
 
     def on_tenant_change(self, listener: Callable[[str], None]) -> None:
         self._tenant.append(listener)
@@ -22,6 +24,14 @@ class ChangeListeners:
     def tenant_changed(self, tenant_id: str) -> None:
         for listener in self._tenant:
             listener(tenant_id)
+
+    def on_identity_provider_change(self, listener: Callable[[str], None]) -> None:
+        """``listener(application_id)`` after a provider or an override toggle of it changed."""
+        self._identity_providers.append(listener)
+
+    def identity_providers_changed(self, application_id: str) -> None:
+        for listener in self._identity_providers:
+            listener(application_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,7 @@ def set_override_toggle(
             details={"status": parsed.value},
         )
         uow.commit()
+    ctx.changes.identity_providers_changed(actor.application_id)
     return OverrideToggle(OwnerType.TENANT, tenant.id, parsed), created
 
 

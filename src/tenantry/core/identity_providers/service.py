@@ -295,6 +295,7 @@ def upsert_identity_provider(
             details={"name": provider.name, "type": provider.type.value, "fields": sorted(fields)},
         )
         uow.commit()
+    ctx.changes.identity_providers_changed(actor.application_id)
     return ProviderView(provider, tenant), existing is None
 
 
@@ -366,7 +367,9 @@ def update_identity_provider(
             details={"name": provider.name, "type": provider.type.value, "fields": sorted(changes)},
         )
         uow.commit()
-        return ProviderView(provider, owner_tenant(uow, provider))
+        view = ProviderView(provider, owner_tenant(uow, provider))
+    ctx.changes.identity_providers_changed(actor.application_id)
+    return view
 
 
 def delete_identity_provider(ctx: CoreContext, actor: Principal, provider_id: str) -> None:
@@ -393,6 +396,7 @@ def delete_identity_provider(ctx: CoreContext, actor: Principal, provider_id: st
             details={"name": provider.name, "type": provider.type.value},
         )
         uow.commit()
+    ctx.changes.identity_providers_changed(actor.application_id)
 
 
 def list_tenant_identity_providers(

@@ -13,7 +13,7 @@ from tenantry.core.applications.model import Application
 from tenantry.core.auth.discovery import send_discovery_email
 from tenantry.core.auth.login import InvalidCredentials, authenticate_password
 from tenantry.core.auth.sessions import new_session, start_session, store_session
-from tenantry.core.sso.service import provider_for_email, providers_for_login
+from tenantry.core.sso.service import provider_for_email
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User
 from tenantry.protocols.oauth2.authorize import (
@@ -108,7 +108,7 @@ def login_page(request: Request, services: ServicesDep, target: TargetDep) -> Re
 def _sso_choices(services: Services, tenant: Tenant, req: str | None, client_id: str | None) -> dict[str, object]:
     """The "Continue with …" buttons of the tenant's enabled external providers, and whether a
     work-email field may route to one of them by domain."""
-    providers = providers_for_login(services.core, tenant)
+    providers = services.login_providers.get(tenant)
     return {
         "sso_providers": [
             {"name": p.name, "label": p.display_name, "href": sso_start_path(p.id, req=req, client_id=client_id)}
