@@ -123,6 +123,11 @@ class UserRepository(Protocol):
         """The user whose email or username (case-insensitively) is ``identifier``."""
         ...
 
+    def find_for_login_on(self, tenant_id: str, provider_name: str, identifier: str) -> User | None:
+        """As ``find_for_login``, on the provider called ``provider_name`` that the tenant sees
+        (its own first, then the application's), found in the same query."""
+        ...
+
     def find_by_external_id(self, tenant_id: str, identity_provider_id: str, external_id: str) -> User | None: ...
 
     def find_by_email(self, email: str) -> list[User]:

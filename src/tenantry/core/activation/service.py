@@ -147,8 +147,7 @@ def request_password_reset(ctx: CoreContext, application: Application, tenant: T
     if email_violations(email):
         return
     with ctx.uow(application.id, write=True) as uow:
-        provider = uow.identity_providers.get_by_name(BUILT_IN_NAME, tenant.id)
-        user = uow.users.find_for_login(tenant.id, provider.id, email) if provider else None
+        user = uow.users.find_for_login_on(tenant.id, BUILT_IN_NAME, email)
         if user is None or user.status is not UserStatus.ACTIVE or user.email.lower() != email.lower():
             return
         send_code(

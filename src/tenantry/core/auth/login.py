@@ -26,13 +26,10 @@ class InvalidCredentials(TenantryError):
 
 def authenticate_password(ctx: CoreContext, tenant: Tenant, identifier: str, password: str) -> User:
     now = ctx.clock.now()
-    with ctx.uow(tenant.application_id) as uow:
-        provider = uow.identity_providers.get_by_name(BUILT_IN_NAME, tenant.id)
-        user = (
-            uow.users.find_for_login(tenant.id, provider.id, identifier.strip())
-            if provider is not None and identifier.strip() and len(identifier) <= 200
-            else None
-        )
+    user = None
+    if identifier.strip() and len(identifier) <= 200:
+        with ctx.uow(tenant.application_id) as uow:
+            user = uow.users.find_for_login_on(tenant.id, BUILT_IN_NAME, identifier.strip())
     if user is None or user.password_hash is None:
         ctx.hasher.verify(_dummy_hash(ctx), password[:1024])
         raise InvalidCredentials()

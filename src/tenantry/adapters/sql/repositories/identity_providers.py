@@ -4,7 +4,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, case, delete, insert, select, update
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.direct import DirectStatement
@@ -22,17 +22,24 @@ from tenantry.core.tenants.model import Tenant
 IDP = t.identity_providers
 DOMAINS = t.identity_provider_domains
 TOGGLES = t.identity_provider_override_toggles
-# The provider called ``name`` that a tenant sees: its own first, then the application's.
-GET_BY_NAME = DirectStatement(
-    select(IDP)
-    .where(
-        (IDP.c.application_id == bindparam("app_id"))
-        & (IDP.c.name_key == bindparam("name_key"))
-        & ((IDP.c.owner_id == bindparam("app_id")) | (IDP.c.tenant_id == bindparam("tenant_id")))
+
+
+def named_for_tenant(provider: FromClause, *columns: ColumnElement[Any] | FromClause) -> Select[Any]:
+    """``columns`` of the provider called ``:name_key`` that tenant ``:tenant_id`` of application
+    ``:app_id`` sees: its own first, then the application's."""
+    return (
+        select(*columns)
+        .where(
+            (provider.c.application_id == bindparam("app_id"))
+            & (provider.c.name_key == bindparam("name_key"))
+            & ((provider.c.owner_id == bindparam("app_id")) | (provider.c.tenant_id == bindparam("tenant_id")))
+        )
+        .order_by(case((provider.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
+        .limit(1)
     )
-    .order_by(case((IDP.c.owner_type == OwnerType.TENANT.value, 0), else_=1))
-    .limit(1)
-)
+
+
+GET_BY_NAME = DirectStatement(named_for_tenant(IDP, IDP))
 # Create User's two reads in one round trip: the tenant, and the provider called ``name`` it sees.
 TENANT = t.tenants
 TENANT_AND_PROVIDER = DirectStatement(

@@ -16,6 +16,7 @@ from tenantry.adapters.sql.repositories.base import (
     metadata_values,
     scope_clause,
 )
+from tenantry.adapters.sql.repositories.identity_providers import named_for_tenant
 from tenantry.core.access import TenantScope
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.users.model import User, UserStatus
@@ -48,6 +49,18 @@ _LOGIN_SCOPE = (
 )
 LOGIN_BY_EMAIL = DirectStatement(SELECT_USERS.where(_LOGIN_SCOPE & (U.c.email_key == bindparam("key"))))
 LOGIN_BY_USERNAME = DirectStatement(SELECT_USERS.where(_LOGIN_SCOPE & (U.c.username_key == bindparam("key"))))
+# The same, on the provider a name stands for (a password login: the tenant's built-in one),
+# found in the same statement instead of a round trip of its own.
+_NAMED = IDP.alias("named")
+_LOGIN_ON_NAMED = (
+    (U.c.application_id == bindparam("app_id"))
+    & (U.c.tenant_id == bindparam("tenant_id"))
+    & (U.c.identity_provider_id == named_for_tenant(_NAMED, _NAMED.c.id).scalar_subquery())
+)
+LOGIN_ON_NAMED_BY_EMAIL = DirectStatement(SELECT_USERS.where(_LOGIN_ON_NAMED & (U.c.email_key == bindparam("key"))))
+LOGIN_ON_NAMED_BY_USERNAME = DirectStatement(
+    SELECT_USERS.where(_LOGIN_ON_NAMED & (U.c.username_key == bindparam("key")))
+)
 
 
 def _from_row(row: Any) -> User:
@@ -186,6 +199,22 @@ class SqlUserRepository(Repository):
             "key": identifier.lower(),
         }
         rows = LOGIN_BY_EMAIL.execute(self.connection, params) or LOGIN_BY_USERNAME.execute(self.connection, params)
+        return _from_row(rows[0]) if rows else None
+
+    def find_for_login_on(self, tenant_id: str, provider_name: str, identifier: str) -> User | None:
+        """As ``find_for_login``, on the provider called ``provider_name`` that the tenant sees
+        (its own first, then the application's)."""
+        if not lookupable(identifier, tenant_id, provider_name):
+            return None
+        params = {
+            "app_id": self.application_id,
+            "tenant_id": tenant_id,
+            "name_key": provider_name.lower(),
+            "key": identifier.lower(),
+        }
+        rows = LOGIN_ON_NAMED_BY_EMAIL.execute(self.connection, params) or LOGIN_ON_NAMED_BY_USERNAME.execute(
+            self.connection, params
+        )
         return _from_row(rows[0]) if rows else None
 
     def find_by_external_id(self, tenant_id: str, identity_provider_id: str, external_id: str) -> User | None:
