@@ -88,11 +88,10 @@ def issue_code(ctx: CoreContext, cmd: IssueCode) -> str:
 
 
 def _active_user_and_tenant(uow: UnitOfWork, user_id: str, tenant_id: str) -> tuple[User, Tenant]:
-    user = uow.users.get(user_id)
-    tenant = uow.tenants.get(tenant_id)
-    if user is None or tenant is None or user.status is not UserStatus.ACTIVE or not tenant.is_usable:
+    found = uow.users.get_with_tenant(user_id, tenant_id)
+    if found is None or found[0].status is not UserStatus.ACTIVE or not found[1].is_usable:
         raise InvalidGrant("The user or tenant of this grant is no longer active")
-    return user, tenant
+    return found
 
 
 def _new_refresh(

@@ -72,3 +72,16 @@ def scope_clause(column: ColumnElement[Any], scope: TenantScope) -> ColumnElemen
     if scope.all_tenants:
         return column.not_in(scope.excluded) if scope.excluded else true()
     return column.in_(scope.included)
+
+
+class Prefixed:
+    """One table's columns of a joined row, by their own names (``row.t_id`` as ``.id``)."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)

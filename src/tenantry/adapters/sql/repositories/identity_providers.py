@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, bindparam, case, delet
 
 from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.direct import DirectStatement
-from tenantry.adapters.sql.repositories.base import Repository, lookupable, metadata_from, metadata_values
+from tenantry.adapters.sql.repositories.base import Prefixed, Repository, lookupable, metadata_from, metadata_values
 from tenantry.adapters.sql.repositories.tenants import tenant_from_row
 from tenantry.core.identity_providers.model import (
     IdentityProvider,
@@ -164,8 +164,8 @@ class SqlIdentityProviderRepository(Repository):
         rows = TENANT_AND_PROVIDER.execute(self.connection, params)
         if not rows:
             return None, None
-        tenant = tenant_from_row(_Prefixed(rows[0], "t_"))
-        provider = self._one(_Prefixed(rows[0], "p_")) if rows[0].p_id is not None else None
+        tenant = tenant_from_row(Prefixed(rows[0], "t_"))
+        provider = self._one(Prefixed(rows[0], "p_")) if rows[0].p_id is not None else None
         return tenant, provider
 
     def get_owned(self, owner_id: str, name: str) -> IdentityProvider | None:
@@ -260,16 +260,3 @@ class SqlIdentityProviderRepository(Repository):
             return False
         self.write(insert(TOGGLES).values(application_id=self.application_id, owner_id=owner_id, **values))
         return True
-
-
-class _Prefixed:
-    """One table's columns of a joined row, by their own names (``row.t_id`` as ``.id``)."""
-
-    __slots__ = ("_prefix", "_row")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row = row
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, self._prefix + name)

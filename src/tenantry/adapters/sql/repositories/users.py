@@ -9,6 +9,7 @@ from tenantry.adapters.sql import tables as t
 from tenantry.adapters.sql.direct import DirectStatement
 from tenantry.adapters.sql.listing import MATCHES_TOTAL, USER_LISTING, count_total
 from tenantry.adapters.sql.repositories.base import (
+    Prefixed,
     Repository,
     aware,
     lookupable,
@@ -17,8 +18,10 @@ from tenantry.adapters.sql.repositories.base import (
     scope_clause,
 )
 from tenantry.adapters.sql.repositories.identity_providers import named_for_tenant
+from tenantry.adapters.sql.repositories.tenants import tenant_from_row
 from tenantry.core.access import TenantScope
 from tenantry.core.ports import ListSpec, Page
+from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User, UserStatus
 from tenantry.protocols.query.ast import BoolOp, Comparison
 
@@ -40,6 +43,17 @@ SELECT_USERS = select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_typ
 # Hot statements are built once: building a construct per call costs more than running it.
 GET_USER = DirectStatement(
     SELECT_USERS.where((U.c.id == bindparam("user_id")) & (U.c.application_id == bindparam("app_id")))
+)
+# A grant's user and tenant (every code exchange and refresh) in one round trip.
+GET_USER_WITH_TENANT = DirectStatement(
+    select(U, IDP.c.name.label("idp_name"), IDP.c.type.label("idp_type"), *[c.label(f"t_{c.key}") for c in T.c])
+    .select_from(USERS_AND_IDP.join(T, T.c.id == U.c.tenant_id))
+    .where(
+        (U.c.id == bindparam("user_id"))
+        & (U.c.tenant_id == bindparam("tenant_id"))
+        & (U.c.application_id == bindparam("app_id"))
+        & (T.c.application_id == bindparam("app_id"))
+    )
 )
 INSERT_USER = DirectStatement(insert(U))  # every Create User, signup and JIT provisioning
 _LOGIN_SCOPE = (
@@ -124,6 +138,14 @@ class SqlUserRepository(Repository):
             return None
         rows = GET_USER.execute(self.connection, {"user_id": user_id, "app_id": self.application_id})
         return _from_row(rows[0]) if rows else None
+
+    def get_with_tenant(self, user_id: str, tenant_id: str) -> tuple[User, Tenant] | None:
+        """The user and its tenant, when the user belongs to that tenant."""
+        if not lookupable(user_id, tenant_id):
+            return None
+        params = {"user_id": user_id, "tenant_id": tenant_id, "app_id": self.application_id}
+        rows = GET_USER_WITH_TENANT.execute(self.connection, params)
+        return (_from_row(rows[0]), tenant_from_row(Prefixed(rows[0], "t_"))) if rows else None
 
     def add(self, user: User) -> None:
         row = {
