@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
                 " /auth/jwt/login (form username/password → JWT bearer token, HS256) by the same load generator, one"
                 " user per client, on the same number of uvicorn workers and SQLite (aiosqlite), its hasher pwdlib's"
                 " Argon2Hasher at the row's parameters; measured right after Tenantry, with Tenantry stopped."
-                " Tenantry ÷ fastapi-users compares complete logins (4 requests, 3 RS256 signatures) with one form"
+                " Tenantry ÷ fastapi-users compares complete logins (4 requests, 2 RS256 signatures) with one form"
                 " POST. fastapi-users CPU ms/login: its process tree per login.",
             ]
             if args.peer
