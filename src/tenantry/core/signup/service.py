@@ -240,8 +240,7 @@ def _create_tenant_and_join(
         tenant = uow.tenants.get_by_domain_name(tenant_name)
         if tenant is not None:
             # A retry of an earlier signup of this very tenant: resend, provision nothing.
-            provider = uow.identity_providers.get_by_name(BUILT_IN_NAME, tenant.id)
-            pending = uow.users.find_for_login(tenant.id, provider.id, form.email) if provider else None
+            pending = uow.users.find_for_login_on(tenant.id, BUILT_IN_NAME, form.email)
             if pending is None or pending.status is not UserStatus.PENDING_SIGNUP_ACTIVATION:
                 raise ConstraintViolations.single("tenantName", "not_unique", "That organization name is taken")
             result = _join(uow, ctx, application, tenant, form, password_hash, roles.application_signup_roles)
