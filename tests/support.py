@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,8 +115,37 @@ def build_api(data_dir: Path, database_url: str | None = None, vanity: str | Non
     from tenantry.web.app import create_app
 
     services = bootstrap(test_settings(data_dir, database_url, **settings))
-    vanity = vanity or f"{rand('app')}.test"
+    return _new_application(services, create_app(services), vanity or f"{rand('app')}.test")
+
+
+def another_application(api: Api) -> Api:
+    """A new application served by ``api``'s server (the same services and app): for a test that
+    needs an application no other test has touched."""
+    return _new_application(api.services, api.client.app, f"{rand('app')}.test")
+
+
+def _new_application(services: Services, app: Any, vanity: str) -> Api:
     result = initialize_application(services.core, vanity, custom_domain=False)
     assert result.client_secret is not None
-    client = TestClient(create_app(services), base_url=f"https://{vanity}")
+    client = TestClient(app, base_url=f"https://{vanity}")
     return Api(client, services, result.application.id, vanity, result.client.id, result.client_secret)
+
+
+class PeakConcurrency:
+    """How many threads are inside ``running()`` now (``now``), and at most so far (``peak``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.now -= 1

@@ -11,22 +11,11 @@ from fastapi.testclient import TestClient
 
 from tenantry.bootstrap import bootstrap
 from tenantry.core.access import Principal
-from tenantry.core.applications.service import initialize_application
 from tenantry.core.identity_providers.service import update_identity_provider
 from tenantry.core.sso.login_providers import LOGIN_PROVIDERS_SECONDS, LoginProviderCache
 from tests.e2e.oidc_helpers import World, make_world
 from tests.e2e.test_identity_providers_api import create, oidc_body
-from tests.support import Api, rand
-
-
-def own_application(api: Api) -> Api:
-    """An application of its own on the same server: the shared one collects other tests'
-    application-wide providers, which every tenant's login page shows."""
-    vanity = f"{rand('app')}.test"
-    result = initialize_application(api.services.core, vanity, custom_domain=False)
-    assert result.client_secret is not None
-    client = TestClient(api.client.app, base_url=f"https://{vanity}")
-    return Api(client, api.services, result.application.id, vanity, result.client.id, result.client_secret)
+from tests.support import Api, another_application, rand
 
 
 def buttons(browser: TestClient, world: World) -> set[str]:
@@ -45,7 +34,7 @@ def patch(api: Api, provider_id: str, **fields: Any) -> None:
 
 
 def test_changes_made_on_this_node_show_at_once(any_api: Api) -> None:
-    any_api = own_application(any_api)
+    any_api = another_application(any_api)
     world = make_world(any_api)
     browser = any_api.client
     assert buttons(browser, world) == set()
@@ -78,7 +67,7 @@ def test_changes_made_on_this_node_show_at_once(any_api: Api) -> None:
 def test_another_nodes_change_shows_within_the_cache_time_and_cannot_start_a_sign_in(
     any_api: Api, monkeypatch: Any
 ) -> None:
-    any_api = own_application(any_api)
+    any_api = another_application(any_api)
     world = make_world(any_api)
     now = [1_000.0]
     monkeypatch.setattr(

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tenantry.adapters.security.passwords import Argon2Hasher
+from tests.support import PeakConcurrency
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
 def test_no_more_hashes_run_at_once_than_the_concurrency(concurrency: int) -> None:
     hasher = Argon2Hasher(memory_kib=1024, time_cost=1, parallelism=1, concurrency=concurrency)
-    running = peak = 0
-    lock = threading.Lock()
+    hashing = PeakConcurrency()
     real = hasher._argon2
 
     class Watched:
@@ -27,19 +26,14 @@ def test_no_more_hashes_run_at_once_than_the_concurrency(concurrency: int) -> No
             return slow_hash(password)
 
     def slow_hash(password: str) -> str:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.02)
-        with lock:
-            running -= 1
+        with hashing.running():
+            time.sleep(0.02)
         return real.hash(password)
 
     hasher._argon2 = Watched()  # type: ignore[assignment]
     with ThreadPoolExecutor(8) as callers:
         hashes = list(callers.map(hasher.hash, [f"password-{i}" for i in range(8)]))
-    assert peak == concurrency
+    assert hashing.peak == concurrency
     assert all(hasher.verify(h, f"password-{i}") for i, h in enumerate(hashes))
     assert not hasher.verify(hashes[0], "password-1")
 

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from tenantry.web.threads import run_in_thread
+from tests.support import PeakConcurrency
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
 
@@ -41,26 +42,19 @@ def test_errors_reach_the_caller() -> None:
 def test_the_pool_runs_at_most_its_configured_threads_at_once() -> None:
     from tenantry.web import threads
 
-    running = peak = 0
-    guard = threading.Lock()
+    working = PeakConcurrency()
     release = threading.Event()
 
     def work() -> None:
-        nonlocal running, peak
-        with guard:
-            running += 1
-            peak = max(peak, running)
-        release.wait(5)
-        with guard:
-            running -= 1
+        with working.running():
+            release.wait(5)
 
     async def main() -> None:
         calls = [asyncio.ensure_future(run_in_thread(work)) for _ in range(5)]
         while True:  # until the pool is full: the others wait for a free thread
             await asyncio.sleep(0.01)
-            with guard:
-                if running >= 2:
-                    break
+            if working.now >= 2:
+                break
         await asyncio.sleep(0.05)
         release.set()
         await asyncio.gather(*calls)
@@ -70,4 +64,4 @@ def test_the_pool_runs_at_most_its_configured_threads_at_once() -> None:
         asyncio.run(main())
     finally:
         threads.configure(threads.DEFAULT_THREADS)
-    assert peak == 2
+    assert working.peak == 2
