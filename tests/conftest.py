@@ -4,16 +4,14 @@ and a fresh PostgreSQL database per session on the throwaway server that `make t
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.sso_support import OidcIdp, start_oidc_idp
-from tests.support import Api, build_api
+from tests.support import Api, build_api, postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,15 +33,8 @@ def pg_server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A database of its own for this test session (xdist workers each get one)."""
-    name = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = pg_server_url.rpartition("/")
-    yield f"{base}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database(pg_server_url, "t") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from tenantry.bootstrap import Services, bootstrap
 from tenantry.core.applications.service import initialize_application
@@ -149,3 +150,33 @@ class PeakConcurrency:
         finally:
             with self._lock:
                 self.now -= 1
+
+
+# --- PostgreSQL databases of their own ---------------------------------------------------------
+
+
+def run_on_server(server_url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE / DROP DATABASE) on the server of ``server_url``."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def drop_postgres_database(server_url: str, name: str) -> None:
+    """Drop ``name`` with the sessions still in it. FORCE refuses while an autovacuum worker is in
+    the database unless the role is in pg_signal_backend, which scripts/pg-test.sh grants."""
+    run_on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new database on the server of ``server_url``, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    run_on_server(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server_url.rpartition('/')[0]}/{name}"
+    finally:
+        drop_postgres_database(server_url, name)

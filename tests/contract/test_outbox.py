@@ -14,6 +14,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
@@ -27,7 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 from aiosmtpd.smtp import AuthResult
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import delete, select
 
 from tenantry.adapters.mail.dispatch import OutboxDispatcher
 from tenantry.adapters.sql import tables as t
@@ -36,7 +37,7 @@ from tenantry.bootstrap import Services, bootstrap
 from tenantry.core.applications.service import initialize_application
 from tenantry.core.ids import new_id
 from tenantry.core.mail.model import EmailContext, EmailKind, EmailMessage, RenderedEmail
-from tests.support import rand, test_settings
+from tests.support import postgres_database, rand, test_settings
 
 MAIL_FROM = "Acme Mail <no-reply@mail.acme.test>"
 
@@ -117,24 +118,15 @@ class Db:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
-    data_dir = tmp_path_factory.mktemp("outbox")
-    url: str | None = None
-    admin = None
-    name = f"outbox_{secrets.token_hex(5)}"
-    if request.param == "postgresql":
-        server: str = request.getfixturevalue("pg_server_url")
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"{server.rpartition('/')[0]}/{name}"
-    services = bootstrap(test_settings(data_dir, url))
-    app_id = initialize_application(services.core, f"{rand('app')}.test", custom_domain=False).application.id
-    services.close()
-    yield Db(url, data_dir, app_id)
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = stack.enter_context(postgres_database(request.getfixturevalue("pg_server_url"), "outbox"))
+        data_dir = tmp_path_factory.mktemp("outbox")
+        services = bootstrap(test_settings(data_dir, url))
+        app_id = initialize_application(services.core, f"{rand('app')}.test", custom_domain=False).application.id
+        services.close()
+        yield Db(url, data_dir, app_id)
 
 
 class FakeClock:

@@ -20,7 +20,7 @@ from tenantry.core.ports import ListSpec
 from tenantry.core.users.model import User, UserStatus
 from tenantry.protocols.query.parser import parse_query
 from tests.contract.test_repositories import ALL, _add, _app, _okta_provider, _tenant, _user
-from tests.support import rand_email, test_settings
+from tests.support import drop_postgres_database, rand_email, run_on_server, test_settings
 
 
 def _counted(services: Services) -> dict[tuple[str, str], int]:
@@ -164,22 +164,15 @@ def test_users_written_before_the_migration_are_counted(tmp_path: Path, request:
         finally:
             services.close()
             if url.startswith("postgresql"):
-                _run(request.getfixturevalue("pg_url"), f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+                _drop_database(request.getfixturevalue("pg_url"), url)
 
 
 def _create_database(server_url: str, url: str) -> None:
-    _run(server_url, f'CREATE DATABASE "{url.rpartition("/")[2]}"')
+    run_on_server(server_url, f'CREATE DATABASE "{url.rpartition("/")[2]}"')
 
 
-def _run(server_url: str, statement: str) -> None:
-    from sqlalchemy import create_engine
-
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        admin.dispose()
+def _drop_database(server_url: str, url: str) -> None:
+    drop_postgres_database(server_url, url.rpartition("/")[2])
 
 
 def test_truncating_the_users_empties_the_counts(request: pytest.FixtureRequest, tmp_path: Path) -> None:
@@ -200,7 +193,7 @@ def test_truncating_the_users_empties_the_counts(request: pytest.FixtureRequest,
         assert _counted(services) == _actual(services) == {}
     finally:
         services.close()
-        _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+        _drop_database(server_url, url)
 
 
 def test_provider_filters_are_answered_by_the_counts_and_follow_the_provider(services: Services) -> None:
@@ -300,7 +293,7 @@ def test_postgresql_spreads_a_count_over_64_slots(request: pytest.FixtureRequest
         assert _counted(services) == _actual(services) == {(tenant.id, "PROVISIONED"): 80}
     finally:
         services.close()
-        _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+        _drop_database(server_url, url)
 
 
 def test_the_slots_migration_downgrades(request: pytest.FixtureRequest) -> None:
@@ -316,4 +309,4 @@ def test_the_slots_migration_downgrades(request: pytest.FixtureRequest) -> None:
         command.downgrade(alembic_config(url), "0004")
         upgrade(url, "head")
     finally:
-        _run(server_url, f'DROP DATABASE "{url.rpartition("/")[2]}" WITH (FORCE)')
+        _drop_database(server_url, url)

@@ -34,12 +34,12 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from tenantry.adapters.security.saml_credentials import load_or_create_sp_credentials
 from tenantry.bootstrap import bootstrap
 from tenantry.core.applications.service import initialize_application
-from tests.support import GENEROUS_IP_LIMITS, test_settings
+from tests.support import GENEROUS_IP_LIMITS, postgres_database, test_settings
 
 STARTUP_SECONDS = 60.0
 PASSWORD = "Correct-Horse-42-battery"
@@ -64,17 +64,8 @@ def tenantry_command() -> list[str]:
 def fresh_postgres_database(server_url: str) -> Iterator[str]:
     """A database of its own on the test server: the nodes' dispatchers must not send (and so
     steal) the outbox rows of other tests sharing the session's database."""
-    name = f"rel_{secrets.token_hex(6)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        base, _, _ = server_url.rpartition("/")
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(server_url, "rel") as url:
+        yield url
 
 
 # --- SMTP --------------------------------------------------------------------------------------
