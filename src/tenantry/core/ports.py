@@ -69,6 +69,10 @@ class PasswordHasher(Protocol):
 
     def verify(self, password_hash: str, password: str) -> bool: ...
 
+    def recognizes(self, password_hash: str) -> bool:
+        """Whether a hash imported from another system can be verified (``verify``)."""
+        ...
+
     def needs_rehash(self, password_hash: str) -> bool: ...
 
 

@@ -12,9 +12,17 @@ from hashlib import blake2b
 from pathlib import Path
 
 from argon2 import PasswordHasher as Argon2
+from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from tenantry.adapters.security.imported_hashes import imported_verifier
+
 COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt.gz")
+ARGON2_PREFIX = "$argon2"
+# The most an imported argon2 hash may ask of each sign-in (this server's own settings may ask more).
+MAX_IMPORTED_ARGON2_MEMORY_KIB = 262_144
+MAX_IMPORTED_ARGON2_TIME_COST = 32
+MAX_IMPORTED_ARGON2_PARALLELISM = 16
 
 
 class Argon2Hasher:
@@ -26,6 +34,11 @@ class Argon2Hasher:
 
     def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int, concurrency: int | None = None) -> None:
         self._argon2 = Argon2(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
+        self._limits = (
+            max(memory_kib, MAX_IMPORTED_ARGON2_MEMORY_KIB),
+            max(time_cost, MAX_IMPORTED_ARGON2_TIME_COST),
+            max(parallelism, MAX_IMPORTED_ARGON2_PARALLELISM),
+        )
         workers = concurrency or max(1, len(os.sched_getaffinity(0)))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
 
@@ -33,12 +46,28 @@ class Argon2Hasher:
         return self._pool.submit(self._argon2.hash, password).result()
 
     def verify(self, password_hash: str, password: str) -> bool:
+        """argon2 (id, i or d) or an imported format (``imported_hashes``); the work runs on the pool."""
+        if not password_hash.startswith(ARGON2_PREFIX):
+            imported = imported_verifier(password_hash)
+            return imported is not None and self._pool.submit(imported, password).result()
         try:
             return self._pool.submit(self._argon2.verify, password_hash, password).result()
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
+    def recognizes(self, password_hash: str) -> bool:
+        """Whether an imported hash can be verified here, at a bounded cost per sign-in."""
+        if not password_hash.startswith(ARGON2_PREFIX):
+            return imported_verifier(password_hash) is not None
+        try:
+            found = extract_parameters(password_hash)
+        except InvalidHashError:
+            return False
+        memory, time_cost, parallelism = self._limits
+        return found.memory_cost <= memory and found.time_cost <= time_cost and found.parallelism <= parallelism
+
     def needs_rehash(self, password_hash: str) -> bool:
+        """Every hash but an argon2id one with this server's parameters (imported ones too)."""
         try:
             return self._argon2.check_needs_rehash(password_hash)
         except InvalidHashError:

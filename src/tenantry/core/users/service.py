@@ -37,6 +37,9 @@ class CreateUser:
     email_verified: bool = False
     status: UserStatus = UserStatus.PROVISIONED
     password: str | None = None
+    # A hash from the system the user is migrated from (``PasswordHasher.recognizes``); replaced by
+    # this server's own hash at the user's first sign-in.
+    password_hash: str | None = None
     profile: Mapping[str, str | None] = field(default_factory=dict)
     public_metadata: JsonObject = field(default_factory=dict)
     restricted_metadata: JsonObject = field(default_factory=dict)
@@ -54,6 +57,8 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
             violations[name] = found
     if cmd.status not in CREATE_STATUSES:
         violations["status"] = [Violation("invalid_value", {"allowedValues": "PROVISIONED,ACTIVE"})]
+    if found := _imported_hash_violations(ctx, cmd):
+        violations["passwordHash"] = found
     if violations:
         raise ConstraintViolations(violations, "Field violations detected while trying to create a user")
     if cmd.password is not None:
@@ -61,7 +66,7 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
             policy = password_policy(ctx, uow, cmd.tenant_id)
         policy.check(cmd.password, email=cmd.email, common=ctx.common_passwords)
     # Hash outside the transaction: it is the slow part and must not hold a write lock.
-    password_hash = ctx.hasher.hash(cmd.password) if cmd.password is not None else None
+    password_hash = ctx.hasher.hash(cmd.password) if cmd.password is not None else cmd.password_hash
     now = ctx.clock.now()
     with ctx.uow(actor.application_id, write=True) as uow:
         tenant, provider = uow.identity_providers.tenant_and_provider(cmd.tenant_id, cmd.identity_provider_name)
@@ -79,7 +84,9 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
             )
         if password_hash is not None and provider.is_external:
             raise ConstraintViolations.single(
-                "password", "invalid_value", "Only users of the built-in identity provider have passwords"
+                "password" if cmd.password is not None else "passwordHash",
+                "invalid_value",
+                "Only users of the built-in identity provider have passwords",
             )
         user = new_user(
             application_id=actor.application_id,
@@ -107,6 +114,16 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
         )
         uow.commit()
     return user
+
+
+def _imported_hash_violations(ctx: CoreContext, cmd: CreateUser) -> list[Violation]:
+    if cmd.password_hash is None:
+        return []
+    if cmd.password is not None:
+        return [Violation("invalid_value", {"reason": "password_and_password_hash"})]
+    if not ctx.hasher.recognizes(cmd.password_hash):
+        return [Violation("invalid_value", {"reason": "unrecognized_password_hash"})]
+    return []
 
 
 def _visible_user(uow: UnitOfWork, actor: Principal, user_id: str, permission: str) -> User:

@@ -71,6 +71,12 @@ class CreateUserBody(Profile):
     emailVerified: bool = False
     status: Literal["PROVISIONED", "ACTIVE"] = "PROVISIONED"
     password: str | None = Field(default=None, json_schema_extra={"writeOnly": True})
+    passwordHash: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Tenantry extension: a hash from the system the user migrates from (docs/migrating.md)",
+        json_schema_extra={"writeOnly": True},
+    )
     publicMetadata: dict[str, Any] | None = None
     restrictedMetadata: dict[str, Any] | None = None
 

@@ -30,23 +30,24 @@ def create_user(body: CreateUserBody, core: CoreDep, actor: PrincipalDep) -> dic
 
 def created_user(core: CoreContext, actor: Principal, body: CreateUserBody) -> dict[str, Any]:
     """Create User's work and answer, shared with its fast path (``web/api/fast_users``)."""
+    return user_json(users.create_user(core, actor, create_user_command(body)))
+
+
+def create_user_command(body: CreateUserBody) -> users.CreateUser:
+    """A Create User body as the use case's command (also ``tenantry users import``'s lines)."""
     sent = body.model_dump(exclude_unset=True)
-    user = users.create_user(
-        core,
-        actor,
-        users.CreateUser(
-            tenant_id=body.tenantId,
-            identity_provider_name=body.identityProviderName,
-            email=body.email,
-            email_verified=body.emailVerified,
-            status=UserStatus(body.status),
-            password=body.password,
-            profile={k: v for k, v in sent.items() if k in PROFILE_FIELDS},
-            public_metadata=body.publicMetadata or {},
-            restricted_metadata=body.restrictedMetadata or {},
-        ),
+    return users.CreateUser(
+        tenant_id=body.tenantId,
+        identity_provider_name=body.identityProviderName,
+        email=body.email,
+        email_verified=body.emailVerified,
+        status=UserStatus(body.status),
+        password=body.password,
+        password_hash=body.passwordHash,
+        profile={k: v for k, v in sent.items() if k in PROFILE_FIELDS},
+        public_metadata=body.publicMetadata or {},
+        restricted_metadata=body.restrictedMetadata or {},
     )
-    return user_json(user)
 
 
 @router.get("/users/{user_id}")
