@@ -30,7 +30,9 @@ app = typer.Typer(help="Tenantry: multi-tenant identity and user onboarding.", n
 clients_app = typer.Typer(help="OAuth2 clients.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 admins_app = typer.Typer(help="Dashboard administrators.", no_args_is_help=True)
+users_app = typer.Typer(help="Users: bulk import from another system.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
+app.add_typer(users_app, name="users")
 app.add_typer(admins_app, name="admins")
 app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
@@ -188,6 +190,47 @@ def admins_create(
     typer.echo(f"dashboard: https://{application.vanity_domain}/dashboard")
     if generated:
         typer.echo(f"password: {password}")
+
+
+@users_app.command("import")
+def users_import(
+    file: Annotated[Path, typer.Argument(help="JSON Lines: one Create User body a line; - reads standard input")],
+    domain: Annotated[str | None, typer.Option(help="the application's vanity domain")] = None,
+    tenant: Annotated[str | None, typer.Option(help="tenant name (domainName) for lines without one")] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="count a line whose email is taken as done (re-runs)")
+    ] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="lines imported at once")] = os.cpu_count() or 1,
+) -> None:
+    """Import users, with the password hashes of the system they come from (docs/migrating.md).
+
+    Prints how many were created, already there and refused; each refused line with its number and
+    why. Exits 1 if any line was refused: the others are imported all the same."""
+    from rich.progress import Progress
+
+    from tenantry.user_import import UserImport
+
+    services = _services()
+    application = _application(services, domain)
+    importer = UserImport(
+        services.core, application.id, default_tenant=tenant, skip_existing=skip_existing, workers=workers
+    )
+    stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("importing users", total=None)
+            summary = importer.run(stream, lambda _: progress.advance(task))
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+        services.close()
+    for failure in summary.failures:
+        console.print(f"line {failure.line}: {failure.detail}", markup=False, highlight=False, soft_wrap=True)
+    typer.echo(f"created: {summary.created}")
+    typer.echo(f"already present: {summary.existing}")
+    typer.echo(f"refused: {len(summary.failures)}")
+    if summary.failures:
+        raise typer.Exit(code=1)
 
 
 @keys_app.command("rotate")

@@ -1,0 +1,197 @@
+"""``tenantry users import``: users from another system, one JSON object a line.
+
+Each line is a Create User body as the API takes it (``docs/api.md``), with two conveniences:
+``tenantName`` (the tenant's ``domainName``) may stand for ``tenantId``, and
+``identityProviderName`` defaults to the built-in provider. Passwords come as ``passwordHash``
+(the old system's hash, ``docs/migrating.md``) or ``password`` (hashed here, slowly). Every line
+goes through the same use case as ``POST /api/v1/users`` — the same checks, the same database
+constraints, the same audit record — so an import changes nothing the API could not.
+
+Lines are independent: a bad one is reported with its number and the rest go on. With
+``skip_existing`` a line whose email is already taken in its tenant counts as already imported,
+so an interrupted import is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from itertools import islice
+from typing import Any
+
+from pydantic import ValidationError
+
+from tenantry.core.access import Principal
+from tenantry.core.context import CoreContext
+from tenantry.core.errors import ConstraintViolations, TenantryError, Violation
+from tenantry.core.users import service as users
+from tenantry.web.api.schemas import CreateUserBody
+from tenantry.web.api.users import create_user_command
+
+BUILT_IN_PROVIDER = "wristband"
+
+
+class Outcome(Enum):
+    CREATED = "created"
+    EXISTING = "existing"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    line: int
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    created: int = 0
+    existing: int = 0
+    failures: list[LineResult] = field(default_factory=list)
+
+    def add(self, result: LineResult) -> None:
+        if result.outcome is Outcome.CREATED:
+            self.created += 1
+        elif result.outcome is Outcome.EXISTING:
+            self.existing += 1
+        else:
+            self.failures.append(result)
+
+
+class LineRejected(Exception):
+    """A line that cannot become a Create User call; the message says why."""
+
+
+class UserImport:
+    """Imports into one application as its operator (every permission, like the other CLI commands)."""
+
+    def __init__(
+        self,
+        core: CoreContext,
+        application_id: str,
+        *,
+        default_tenant: str | None = None,
+        skip_existing: bool = False,
+        workers: int = 1,
+    ) -> None:
+        self._core = core
+        self._application_id = application_id
+        self._operator = Principal.operator(application_id)
+        self._default_tenant = default_tenant
+        self._skip_existing = skip_existing
+        self._workers = max(1, workers)
+        self._tenant_ids: dict[str, str | None] = {}
+
+    def run(self, lines: Iterable[str], on_result: Callable[[LineResult], None] | None = None) -> ImportSummary:
+        """Import every non-blank line; ``on_result`` hears of each as it ends (in any order)."""
+        summary = ImportSummary()
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="import") as pool:
+            for result in _bounded(pool, self._import_line, _numbered(lines), window=4 * self._workers):
+                summary.add(result)
+                if on_result is not None:
+                    on_result(result)
+        summary.failures.sort(key=lambda r: r.line)
+        return summary
+
+    def _import_line(self, numbered: tuple[int, str]) -> LineResult:
+        number, text = numbered
+        try:
+            command = self._command(text)
+        except LineRejected as error:
+            return LineResult(number, Outcome.FAILED, str(error))
+        try:
+            user = users.create_user(self._core, self._operator, command)
+        except ConstraintViolations as error:
+            if self._skip_existing and _is_not_unique(error) and self._exists(command):
+                return LineResult(number, Outcome.EXISTING)
+            return LineResult(number, Outcome.FAILED, _describe(error))
+        except TenantryError as error:
+            return LineResult(number, Outcome.FAILED, error.message)
+        return LineResult(number, Outcome.CREATED, user.id)
+
+    def _exists(self, command: users.CreateUser) -> bool:
+        """Whether the line's user is there: its email in its tenant and provider. (The database
+        names one violated constraint, not necessarily the email's: the username's may come first.)"""
+        with self._core.uow(self._application_id) as uow:
+            found = uow.users.find_by_email(command.email)
+        return any(
+            u.tenant_id == command.tenant_id and u.identity_provider_name == command.identity_provider_name
+            for u in found
+        )
+
+    def _command(self, text: str) -> users.CreateUser:
+        try:
+            record = json.loads(text)
+        except ValueError as error:
+            raise LineRejected(f"not JSON: {error}") from error
+        if not isinstance(record, dict):
+            raise LineRejected("not a JSON object")
+        record = dict(record)
+        tenant_name = record.pop("tenantName", None)
+        if "tenantId" not in record:
+            record["tenantId"] = self._tenant_id(tenant_name if tenant_name is not None else self._default_tenant)
+        record.setdefault("identityProviderName", BUILT_IN_PROVIDER)
+        try:
+            body = CreateUserBody.model_validate(record)
+        except ValidationError as error:
+            raise LineRejected(_describe_validation(error)) from error
+        return create_user_command(body)
+
+    def _tenant_id(self, name: Any) -> str:
+        if name is None:
+            raise LineRejected("no tenant: give tenantId or tenantName, or --tenant for every line")
+        if not isinstance(name, str):
+            raise LineRejected("tenantName: not a string")
+        if name not in self._tenant_ids:
+            with self._core.uow(self._application_id) as uow:
+                tenant = uow.tenants.get_by_domain_name(name)
+            self._tenant_ids[name] = tenant.id if tenant is not None else None
+        found = self._tenant_ids[name]
+        if found is None:
+            raise LineRejected(f"no tenant named {name}")
+        return found
+
+
+def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            yield number, text
+
+
+def _bounded(
+    pool: ThreadPoolExecutor,
+    work: Callable[[tuple[int, str]], LineResult],
+    items: Iterator[tuple[int, str]],
+    *,
+    window: int,
+) -> Iterator[LineResult]:
+    """``pool.map`` that reads ahead at most ``window`` items: a file of millions of lines is
+    never held in memory. Results come in the order of the items."""
+    pending: list[Future[LineResult]] = [pool.submit(work, item) for item in islice(items, window)]
+    while pending:
+        done = pending.pop(0)
+        for item in islice(items, 1):
+            pending.append(pool.submit(work, item))
+        yield done.result()
+
+
+def _is_not_unique(error: ConstraintViolations) -> bool:
+    return any(v.code == "not_unique" for found in error.violations.values() for v in found)
+
+
+def _describe(error: ConstraintViolations) -> str:
+    fields = "; ".join(f"{name}: {', '.join(map(_violation, found))}" for name, found in error.violations.items())
+    return f"{error.message} ({fields})" if fields else error.message
+
+
+def _violation(violation: Violation) -> str:
+    attributes = ", ".join(f"{k}={v}" for k, v in violation.attributes.items())
+    return f"{violation.code} [{attributes}]" if attributes else violation.code
+
+
+def _describe_validation(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in error.errors())
