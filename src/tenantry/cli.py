@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -231,6 +231,44 @@ def users_import(
     typer.echo(f"refused: {len(summary.failures)}")
     if summary.failures:
         raise typer.Exit(code=1)
+
+
+@users_app.command("export")
+def users_export(
+    output: Annotated[Path, typer.Argument(help="the JSON Lines file to write; - writes standard output")],
+    domain: Annotated[str | None, typer.Option(help="the application's vanity domain")] = None,
+    tenant: Annotated[list[str] | None, typer.Option(help="only this tenant (domainName); repeatable")] = None,
+) -> None:
+    """Write the users, with their password hashes, as lines `tenantry users import` reads back.
+
+    Signups and invitations still pending are left out (and counted); INACTIVE users are written as
+    PROVISIONED. The file holds password hashes: keep it as you would the database."""
+    from tenantry.user_export import UnknownTenant, UserExport
+
+    services = _services()
+    application = _application(services, domain)
+    try:
+        exporter = UserExport(services.core, application.id, tenant or ())
+    except UnknownTenant as error:
+        raise typer.BadParameter(f"no tenant named {error}", param_hint="--tenant") from error
+    to_stdout = str(output) == "-"
+    stream = sys.stdout if to_stdout else _private_file(output)
+    try:
+        for record in exporter.records():
+            stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+    finally:
+        if not to_stdout:
+            stream.close()
+        services.close()
+    console.print(f"exported: {exporter.counts.exported}", highlight=False)
+    console.print(f"left out (signup or invitation pending): {exporter.counts.left_out}", highlight=False)
+
+
+def _private_file(path: Path) -> TextIO:
+    """A file only its owner can read (it holds password hashes), made so if it was not."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 @keys_app.command("rotate")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,87 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
 
 def _line(stderr: str, number: int) -> str:
     return next(line for line in stderr.splitlines() if line.startswith(f"line {number}:"))
+
+
+def test_export_then_import_moves_users_with_their_passwords_to_another_application(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Users of one application, exported and imported into another: same profiles, metadata and
+    password hashes (they sign in with the same passwords); INACTIVE comes back PROVISIONED; a
+    signup still awaiting activation stays behind."""
+    source_domain, target_domain = f"{rand('src')}.test", f"{rand('dst')}.test"
+    for domain in (source_domain, target_domain):
+        assert runner.invoke(app, ["init", "--domain", domain], env=env).exit_code == 0
+    services = services_for(env)
+    try:
+        source, target = (_application_id(services, d) for d in (source_domain, target_domain))
+        name = rand("acme")
+        acme = create_tenant(
+            services.core, Principal.operator(source), CreateTenant(domain_name=name, display_name="A")
+        )
+        other = create_tenant(
+            services.core, Principal.operator(source), CreateTenant(domain_name=rand("o"), display_name="O")
+        )
+        create_tenant(services.core, Principal.operator(target), CreateTenant(domain_name=name, display_name="A"))
+
+        def make(tenant_id: str, **fields: Any) -> User:
+            return create_user(
+                services.core, Principal.operator(source), CreateUser(tenant_id, "wristband", rand_email(), **fields)
+            )
+
+        active = make(
+            acme.id,
+            status=UserStatus.ACTIVE,
+            password=PASSWORD,
+            email_verified=True,
+            profile={"givenName": "Ada", "username": rand("ada"), "timeZone": "Europe/Paris"},
+            public_metadata={"plan": "gold"},
+            restricted_metadata={"score": 7},
+        )
+        imported_earlier = make(acme.id, status=UserStatus.ACTIVE, password_hash=VECTORS["scrypt (Werkzeug)"])
+        inactive = make(acme.id, status=UserStatus.ACTIVE)
+        pending = make(acme.id)
+        elsewhere = make(other.id)
+        with services.core.uow(source, write=True) as uow:
+            uow.users.update(replace(inactive, status=UserStatus.INACTIVE))
+            uow.users.update(replace(pending, status=UserStatus.PENDING_SIGNUP_ACTIVATION))
+            uow.commit()
+
+        dump = tmp_path / "users.jsonl"
+        dump.write_text("left over\n")
+        dump.chmod(0o644)
+        exported = runner.invoke(
+            app, ["users", "export", str(dump), "--domain", source_domain, "--tenant", name], env=env
+        )
+        assert exported.exit_code == 0, exported.output
+        assert "exported: 3" in exported.stderr and "left out (signup or invitation pending): 1" in exported.stderr
+        assert dump.stat().st_mode & 0o077 == 0
+        lines = [json.loads(line) for line in dump.read_text().splitlines()]
+        assert {line["email"] for line in lines} == {active.email, imported_earlier.email, inactive.email}
+        assert elsewhere.email not in dump.read_text()
+
+        moved = runner.invoke(app, ["users", "import", str(dump), "--domain", target_domain], env=env)
+        assert moved.exit_code == 0, moved.output
+        assert moved.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 0"]
+        with services.core.uow(target) as uow:
+            arrived = {u.email: u for u in uow.users.batch_after(None, 100)}
+        assert set(arrived) == {active.email, imported_earlier.email, inactive.email}
+        ada = arrived[active.email]
+        assert ada.password_hash == active.password_hash and services.core.hasher.verify(ada.password_hash, PASSWORD)
+        assert ada.profile == active.profile and ada.email_verified and ada.status is UserStatus.ACTIVE
+        assert ada.public_metadata == {"plan": "gold"} and ada.restricted_metadata == {"score": 7}
+        assert arrived[imported_earlier.email].password_hash == VECTORS["scrypt (Werkzeug)"]
+        assert arrived[inactive.email].status is UserStatus.PROVISIONED
+        assert ada.application_id == target and ada.id != active.id
+
+        unknown = runner.invoke(app, ["users", "export", "-", "--domain", source_domain, "--tenant", "nope"], env=env)
+        assert unknown.exit_code == 2 and "no tenant named nope" in unknown.output
+    finally:
+        services.close()
+
+
+def _application_id(services: Services, domain: str) -> str:
+    with services.core.uow("") as uow:
+        application = uow.applications.get_by_vanity_domain(domain)
+    assert application is not None
+    return application.id

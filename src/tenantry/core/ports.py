@@ -142,6 +142,11 @@ class UserRepository(Protocol):
         """Every user of the application with this email, in any tenant (tenant discovery)."""
         ...
 
+    def batch_after(self, after_id: str | None, limit: int, tenant_id: str | None = None) -> list[User]:
+        """Up to ``limit`` users of the application (or of one tenant) in id order, after
+        ``after_id``: a walk over every user that costs the same on its last page as on its first."""
+        ...
+
     def record_login_failure(self, user_id: str, now: datetime, threshold: int, lock_until: datetime) -> None: ...
 
     def record_login_success(self, user_id: str, password_hash: str | None) -> None:

@@ -256,6 +256,14 @@ class SqlUserRepository(Repository):
         query = self._mine().where(U.c.email_key == email.lower()).order_by(U.c.tenant_id).limit(100)
         return [_from_row(r) for r in self.connection.execute(query)]
 
+    def batch_after(self, after_id: str | None, limit: int, tenant_id: str | None = None) -> list[User]:
+        query = self._mine()
+        if after_id is not None:
+            query = query.where(U.c.id > after_id)
+        if tenant_id is not None:
+            query = query.where(U.c.tenant_id == tenant_id)
+        return [_from_row(r) for r in self.connection.execute(query.order_by(U.c.id).limit(limit))]
+
     def record_login_failure(self, user_id: str, now: datetime, threshold: int, lock_until: datetime) -> None:
         count = U.c.failed_logins + 1
         self.connection.execute(
