@@ -112,6 +112,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/audit-events"): Call(params={"count": "1000"}, expect=OWN_ONLY),
     ("POST", "/identity-providers"): Call("{provider_body}"),
+    ("POST", "/identity-providers/{provider_id}/directory-token"): Call({"tenantId": "{tenant_id}"}),
+    ("DELETE", "/identity-providers/{provider_id}/directory-token"): Call(params={"tenantId": "{tenant_id}"}),
     ("GET", "/identity-providers/{provider_id}"): Call(),
     ("PATCH", "/identity-providers/{provider_id}"): Call({"displayName": "Owned"}),
     ("DELETE", "/identity-providers/{provider_id}"): Call(),
@@ -197,6 +199,9 @@ class Victim:
             mail = conn.execute(
                 sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.tenant_id == ids["tenant_id"])
             ).scalar_one()
+            directory_tokens = conn.execute(
+                sa.select(t.directory_tokens.c.token_hash).where(t.directory_tokens.c.tenant_id == ids["tenant_id"])
+            ).all()
             live_tokens = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(t.refresh_tokens)
@@ -218,6 +223,7 @@ class Victim:
             "all_tenants": read(f"/applications/{ids['application_id']}/tenants", count="1000")["totalResults"],
             "mail": mail,
             "live_refresh_tokens": live_tokens,
+            "directory_tokens": directory_tokens,
         }
 
     def secrets(self) -> list[str]:
@@ -253,6 +259,10 @@ def build_victim(api: Api) -> Victim:
     pending_user = pending.json()["user"]
     provider = api.call("POST", "/identity-providers", json=oidc_body(tenant["id"]))
     assert provider.status_code in (200, 201), provider.text
+    directory = api.call(
+        "POST", f"/identity-providers/{provider.json()['id']}/directory-token", json={"tenantId": tenant["id"]}
+    )
+    assert directory.status_code == 201, directory.text
     verified = api.create_user(tenant["id"], status="ACTIVE")
     asked = api.call("POST", "/email-verification/request-email-verification", json={"userId": verified["id"]})
     assert asked.status_code == 204, asked.text
@@ -364,7 +374,7 @@ def test_tenant_b_cannot_reach_tenant_a(matrix: Matrix, attacker: str, method: s
     victim, call = matrix.victim, CALLS[(method, path)]
     ids = {**victim.ids, "new_email": rand_email(), "new_domain": rand("tn"), "new_role": rand("r")}
     before = victim.snapshot()
-    kwargs: dict[str, Any] = {"params": call.params}
+    kwargs: dict[str, Any] = {"params": fill(call.params, ids) if call.params else None}
     if call.body is not None:
         kwargs["json"] = fill(call.body, ids)
     elif method in ("POST", "PUT", "PATCH"):

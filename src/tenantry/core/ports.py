@@ -29,6 +29,7 @@ from tenantry.core.mail.model import (
     OutboxFilter,
     RenderedEmail,
 )
+from tenantry.core.provisioning.model import DirectoryToken
 from tenantry.core.roles.model import OwnerType, Role
 from tenantry.core.sso.model import SsoRequest
 from tenantry.core.tenants.model import Tenant
@@ -228,6 +229,18 @@ class IdentityProviderRepository(Protocol):
     def set_override_toggle(
         self, owner_type: OwnerType, owner_id: str, status: IdentityProviderStatus, now: datetime
     ) -> bool: ...
+
+
+class DirectoryTokenRepository(Protocol):
+    def replace(self, tenant_id: str, identity_provider_id: str, token_hash: str, now: datetime) -> None:
+        """Store the pair's token, in place of any earlier one."""
+        ...
+
+    def revoke(self, tenant_id: str, identity_provider_id: str) -> bool:
+        """``False`` when the pair had no token."""
+        ...
+
+    def find(self, token_hash: str) -> DirectoryToken | None: ...
 
 
 class SsoRequestRepository(Protocol):
@@ -439,6 +452,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sso_requests(self) -> SsoRequestRepository: ...
+
+    @property
+    def directory_tokens(self) -> DirectoryTokenRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -28,6 +28,7 @@ from tenantry.web.oauth.fast_token import TokenFastPath
 from tenantry.web.pages import invitations as invitation_pages
 from tenantry.web.pages import login, signup
 from tenantry.web.ratelimit import RateLimits
+from tenantry.web.scim import routes as scim
 from tenantry.web.sso import routes as sso
 from tenantry.web.workers import MailDispatcherThread, TenantPurger
 
@@ -91,6 +92,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(workflows.router)  # /api/v1/... and the unprefixed refresh-token alias
+    app.include_router(scim.router)
     # The dashboard after the API: its routes all start with /dashboard, and FastAPI tries every
     # route of every router included before the one that matches.
     dashboard.install(app)

@@ -33,6 +33,7 @@ from tenantry.core.errors import (
 from tenantry.core.ids import new_id
 from tenantry.protocols.oauth2.errors import InvalidClientError, OAuth2Error
 from tenantry.protocols.query import QueryError
+from tenantry.protocols.scim.errors import ScimError, error_document
 from tenantry.web.pages.rendering import error_page
 
 log = structlog.get_logger("tenantry.errors")
@@ -107,6 +108,34 @@ def tenantry_error_response(error: TenantryError) -> JSONResponse:
     return _base_error(status, error.code, error.message, headers)
 
 
+SCIM_PATH = "/scim/"
+SCIM_MEDIA_TYPE = "application/scim+json"
+
+
+def scim_error_response(error: Exception) -> JSONResponse:
+    """Any error of a ``/scim/…`` request in SCIM's format (RFC 7644 §3.12)."""
+    if isinstance(error, ScimError):
+        status, detail, scim_type = error.status, error.detail, error.scim_type
+    elif isinstance(error, ConstraintViolations):
+        taken = [name for name, found in error.violations.items() if any(v.code == "not_unique" for v in found)]
+        fields = "; ".join(f"{n}: {', '.join(v.code for v in found)}" for n, found in error.violations.items())
+        status, scim_type = (409, "uniqueness") if taken else (400, "invalidValue")
+        detail = f"{error.message} ({fields})" if fields else error.message
+    elif isinstance(error, TenantryError):
+        status = next((s for cls, s in STATUS_BY_ERROR if isinstance(error, cls)), 400)
+        detail, scim_type = error.message, None
+    elif isinstance(error, RequestValidationError):
+        status, detail, scim_type = 400, "A query parameter has the wrong type", "invalidValue"
+    elif isinstance(error, StarletteHTTPException):
+        status, detail, scim_type = error.status_code, str(error.detail), None
+    else:
+        raise TypeError(f"not a client error: {error!r}")
+    headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if status == 401 else None
+    return JSONResponse(
+        error_document(status, detail, scim_type), status_code=status, media_type=SCIM_MEDIA_TYPE, headers=headers
+    )
+
+
 def _field_path(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in loc[1:]) or str(loc[0])
 
@@ -152,6 +181,8 @@ def oauth_error_response(error: OAuth2Error) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_tenantry(request: Request, error: Exception) -> Response:
         assert isinstance(error, TenantryError)
+        if request.url.path.startswith(SCIM_PATH):
+            return scim_error_response(error)
         if not request.url.path.startswith(JSON_PATHS):
             # Hosted pages answer people: an unknown tenant host or expired link is a page.
             status = next((s for cls, s in STATUS_BY_ERROR if isinstance(error, cls)), 400)
@@ -161,9 +192,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_page(request, title, error.message, status)
         return tenantry_error_response(error)
 
-    async def on_validation(_: Request, error: Exception) -> JSONResponse:
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
+        if request.url.path.startswith(SCIM_PATH):
+            return scim_error_response(error)
         return validation_error_response(error)
+
+    async def on_scim(_: Request, error: Exception) -> JSONResponse:
+        return scim_error_response(error)
 
     async def on_query(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, QueryError)
@@ -173,8 +209,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, OAuth2Error)
         return oauth_error_response(error)
 
-    async def on_http(_: Request, error: Exception) -> JSONResponse:
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
+        if request.url.path.startswith(SCIM_PATH):
+            return scim_error_response(error)
         codes = {
             400: "invalid_request",
             404: "not_found",
@@ -230,6 +268,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.openapi = documented  # type: ignore[method-assign]
     app.add_exception_handler(TenantryError, on_tenantry)
+    app.add_exception_handler(ScimError, on_scim)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(QueryError, on_query)
     app.add_exception_handler(OAuth2Error, on_oauth)

@@ -480,7 +480,7 @@ audit_events = Table(
     Column("id", ID, primary_key=True),
     Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
     Column("tenant_id", ID),  # kept after the tenant is gone: the log outlives what it describes
-    Column("actor_type", String(20), nullable=False),  # client | user | admin | operator | anonymous
+    Column("actor_type", String(20), nullable=False),  # client | user | admin | operator | directory | anonymous
     Column("actor_id", String(64)),
     Column("action", String(80), nullable=False),
     Column("target_type", String(40)),
@@ -530,4 +530,17 @@ saml_assertion_ids = Table(
     Column("assertion_id", String(256), primary_key=True),
     Column("expires_at", TS, nullable=False),
     Index("ix_saml_assertion_ids_expires", "expires_at"),
+)
+
+
+# Directory (SCIM 2.0) tokens: one per tenant and identity provider; the token is stored hashed.
+directory_tokens = Table(
+    "directory_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("identity_provider_id", ID, ForeignKey("identity_providers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("tenant_id", "identity_provider_id", name="uq_directory_tokens_tenant_provider"),
 )

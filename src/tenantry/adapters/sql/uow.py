@@ -20,6 +20,7 @@ from tenantry.adapters.sql.repositories.auth import (
     SqlRefreshTokenRepository,
 )
 from tenantry.adapters.sql.repositories.clients import SqlClientRepository
+from tenantry.adapters.sql.repositories.directory import SqlDirectoryTokenRepository
 from tenantry.adapters.sql.repositories.identity_providers import SqlIdentityProviderRepository
 from tenantry.adapters.sql.repositories.invitations import SqlInvitationRepository
 from tenantry.adapters.sql.repositories.outbox import SqlOutboxRepository
@@ -108,6 +109,10 @@ class SqlUnitOfWork:
     @cached_property
     def sso_requests(self) -> SqlSsoRequestRepository:
         return SqlSsoRequestRepository(self._live(), self._application_id)
+
+    @cached_property
+    def directory_tokens(self) -> SqlDirectoryTokenRepository:
+        return SqlDirectoryTokenRepository(self._live(), self._application_id)
 
     def _live(self) -> Connection:
         if self._connection is None:

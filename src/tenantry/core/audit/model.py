@@ -29,7 +29,7 @@ class AuditEvent:
     id: str
     application_id: str
     tenant_id: str | None
-    actor_type: str  # client | user | admin | operator | anonymous
+    actor_type: str  # client | user | admin | operator | directory | anonymous
     actor_id: str | None
     action: str  # e.g. user.created, invitation.accepted, login.failed
     target_type: str | None

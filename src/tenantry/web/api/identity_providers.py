@@ -12,6 +12,7 @@ from tenantry.core.identity_providers import overrides
 from tenantry.core.identity_providers import service as idps
 from tenantry.core.identity_providers.access import MANAGE
 from tenantry.core.identity_providers.model import IdentityProviderType, ProtocolType
+from tenantry.core.provisioning import service as provisioning
 from tenantry.protocols.query import parse_fields, select_fields
 from tenantry.web.api.identity_provider_json import IDP_ATTRIBUTES, page_of, provider_json, redirect_urls
 from tenantry.web.api.listing import ListParams, envelope, list_params
@@ -123,6 +124,34 @@ async def patch_provider(
 @router.delete("/identity-providers/{provider_id}", status_code=204)
 def delete_provider(provider_id: str, core: CoreDep, actor: PrincipalDep) -> Response:
     idps.delete_identity_provider(core, actor, provider_id)
+    return Response(status_code=204)
+
+
+class DirectoryTokenBody(Body):
+    tenantId: str
+
+
+@router.post("/identity-providers/{provider_id}/directory-token", status_code=201)
+def issue_directory_token(
+    provider_id: str, body: DirectoryTokenBody, core: CoreDep, actor: PrincipalDep, application: ApplicationDep
+) -> dict[str, Any]:
+    """A SCIM 2.0 token for the tenant's directory to provision this provider's users (shown once;
+    it replaces the pair's earlier token)."""
+    issued = provisioning.issue_directory_token(core, actor, provider_id, body.tenantId)
+    host = application.tenant_host(issued.tenant.domain_name)
+    return {
+        "tenantId": issued.tenant.id,
+        "identityProviderId": issued.provider.id,
+        "scimBaseUrl": f"https://{host}/scim/v2",
+        "token": issued.token,
+    }
+
+
+@router.delete("/identity-providers/{provider_id}/directory-token", status_code=204)
+def revoke_directory_token(
+    provider_id: str, core: CoreDep, actor: PrincipalDep, tenant_id: Annotated[str, Query(alias="tenantId")]
+) -> Response:
+    provisioning.revoke_directory_token(core, actor, provider_id, tenant_id)
     return Response(status_code=204)
 
 

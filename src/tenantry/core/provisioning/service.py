@@ -1,0 +1,179 @@
+"""Directory provisioning use cases: tokens (issued by an administrator, shown once, stored
+hashed) and the user operations a directory performs with one.
+
+A directory acts through a principal with the user permissions on its tenant only, and every
+operation also checks that the user belongs to the directory's identity provider: a directory
+never sees the tenant's password users or another provider's users. Users go through the same use
+cases as the API (validation, constraints, audit)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from tenantry.core.access import Principal, require
+from tenantry.core.audit.service import record
+from tenantry.core.context import CoreContext
+from tenantry.core.errors import NotFound
+from tenantry.core.identity_providers.model import IdentityProvider
+from tenantry.core.ports import ListSpec, Page, UnitOfWork
+from tenantry.core.provisioning.model import Directory, DirectoryUser, IssuedDirectoryToken
+from tenantry.core.roles.model import Boundary, OwnerType, PermissionGrant
+from tenantry.core.tenants.model import Tenant
+from tenantry.core.users import service as users
+from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus
+
+TOKEN_PREFIX = "tdt_"  # Tenantry directory token: recognisable in a leaked-secrets scan
+DIRECTORY_PERMISSIONS = (
+    "user:create",
+    "user:read",
+    "user:update",
+    "user:delete",
+    "user:manage-status",
+    "user:manage-email",
+    "user:manage-external-id",
+)
+MANAGE = "identity-provider:manage"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- tokens ----------------------------------------------------------------------------------------
+
+
+def issue_directory_token(ctx: CoreContext, actor: Principal, provider_id: str, tenant_id: str) -> IssuedDirectoryToken:
+    """A new token for the directory of ``tenant_id`` through ``provider_id``; it replaces the
+    pair's previous token, which stops working at once."""
+    require(actor, MANAGE, tenant_id=tenant_id)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with ctx.uow(actor.application_id, write=True) as uow:
+        tenant, provider = _pair(uow, actor, provider_id, tenant_id)
+        uow.directory_tokens.replace(tenant.id, provider.id, hash_token(token), ctx.clock.now())
+        record(
+            uow,
+            ctx,
+            "directory_token.issued",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("identity_provider", provider.id),
+        )
+        uow.commit()
+    return IssuedDirectoryToken(token, tenant, provider)
+
+
+def revoke_directory_token(ctx: CoreContext, actor: Principal, provider_id: str, tenant_id: str) -> None:
+    require(actor, MANAGE, tenant_id=tenant_id)
+    with ctx.uow(actor.application_id, write=True) as uow:
+        tenant, provider = _pair(uow, actor, provider_id, tenant_id)
+        if not uow.directory_tokens.revoke(tenant.id, provider.id):
+            raise NotFound("directory_token", provider_id)
+        record(
+            uow,
+            ctx,
+            "directory_token.revoked",
+            application_id=actor.application_id,
+            actor=actor,
+            tenant_id=tenant.id,
+            target=("identity_provider", provider.id),
+        )
+        uow.commit()
+
+
+def _pair(uow: UnitOfWork, actor: Principal, provider_id: str, tenant_id: str) -> tuple[Tenant, IdentityProvider]:
+    """The tenant and a provider its users sign in with (its own, or one of the application's)."""
+    tenant = uow.tenants.get(tenant_id)
+    if tenant is None or not actor.allows("identity-provider:read", tenant_id=tenant.id):
+        raise NotFound("tenant", tenant_id)
+    provider = uow.identity_providers.get(provider_id)
+    if provider is None or (provider.owner_type is OwnerType.TENANT and provider.owner_id != tenant.id):
+        raise NotFound("identity_provider", provider_id)
+    return tenant, provider
+
+
+def authenticate_directory(ctx: CoreContext, application_id: str, tenant_id: str, token: str) -> Directory | None:
+    """The directory whose token this is, if it was issued for ``tenant_id`` (the host's tenant)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    with ctx.uow(application_id) as uow:
+        found = uow.directory_tokens.find(hash_token(token))
+        if found is None or found.tenant_id != tenant_id:
+            return None
+        tenant = uow.tenants.get(found.tenant_id)
+        provider = uow.identity_providers.get(found.identity_provider_id)
+    if tenant is None or not tenant.is_usable or provider is None:
+        return None
+    return Directory(application_id, tenant, provider)
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+def directory_principal(directory: Directory) -> Principal:
+    grants = tuple(PermissionGrant(p, Boundary.TENANT) for p in DIRECTORY_PERMISSIONS)
+    return Principal(
+        directory.application_id, f"directory:{directory.provider.id}", "directory", directory.tenant.id, grants
+    )
+
+
+def create_directory_user(ctx: CoreContext, directory: Directory, data: DirectoryUser) -> User:
+    """An active user is ``ACTIVE`` at once; an inactive one waits as ``PROVISIONED``. The
+    directory is the authority on the addresses of its own users: an external provider's users
+    come with their email verified (a password user's is verified when they accept an invitation).
+
+    An external provider's user is found at sign-in by its external id, the subject the provider
+    asserts. A directory that sends no ``externalId`` gets its ``userName`` as one: what a SAML
+    IdP sending the username as its NameID asserts (Okta and Entra ID send an ``externalId``)."""
+    profile = {k: v for k, v in data.profile.items() if v is not None}
+    username = profile.get("username")
+    if directory.provider.is_external and not profile.get("externalId") and username:
+        profile["externalId"] = username
+    command = users.CreateUser(
+        tenant_id=directory.tenant.id,
+        identity_provider_name=directory.provider.name,
+        email=data.email,
+        email_verified=directory.provider.is_external,
+        status=UserStatus.ACTIVE if data.active else UserStatus.PROVISIONED,
+        profile=profile,
+    )
+    return users.create_user(ctx, directory_principal(directory), command)
+
+
+def directory_user(ctx: CoreContext, directory: Directory, user_id: str) -> User:
+    user = users.get_user(ctx, directory_principal(directory), user_id)
+    if user.identity_provider_id != directory.provider.id:
+        raise NotFound("user", user_id)
+    return user
+
+
+def replace_directory_user(ctx: CoreContext, directory: Directory, user_id: str, data: DirectoryUser) -> User:
+    """The user as ``data`` describes it: the profile fields it manages take its values (None
+    clears one; the fields it does not manage are left alone), except an
+    external provider's user's external id, which stays (it is how sign-ins find the user);
+    ``active`` makes the user ``ACTIVE`` or, if it was, ``INACTIVE`` (which ends its sessions)."""
+    user = directory_user(ctx, directory, user_id)
+    changes: dict[str, object] = {name: value for name, value in data.profile.items() if name in PROFILE_FIELDS}
+    if directory.provider.is_external and not changes.get("externalId"):
+        del changes["externalId"]
+    if data.email != user.email:
+        changes["email"] = data.email
+        if directory.provider.is_external:
+            changes["emailVerified"] = True
+    if data.active and user.status is not UserStatus.ACTIVE:
+        changes["status"] = UserStatus.ACTIVE.value
+    elif not data.active and user.status is UserStatus.ACTIVE:
+        changes["status"] = UserStatus.INACTIVE.value
+    return users.update_user(ctx, directory_principal(directory), user.id, changes)
+
+
+def delete_directory_user(ctx: CoreContext, directory: Directory, user_id: str) -> None:
+    directory_user(ctx, directory, user_id)
+    users.delete_user(ctx, directory_principal(directory), user_id)
+
+
+def directory_users(ctx: CoreContext, directory: Directory, spec: ListSpec) -> Page[User]:
+    """A page of the tenant's users; ``spec.filter`` must hold to the directory's provider (the
+    SCIM layer conjoins it with the directory's own filter)."""
+    return users.list_tenant_users(ctx, directory_principal(directory), directory.tenant.id, spec)
