@@ -199,3 +199,43 @@ def test_forms_refuse_a_missing_or_wrong_csrf_token(api: Api, app_admin: Admin) 
     assert stored(api, doc["id"]) is not None
     names = {p["name"] for p in api.call("GET", f"/tenants/{tenant['id']}/identity-providers").json()["items"]}
     assert name not in names
+
+
+def test_the_provider_page_issues_replaces_and_revokes_the_directory_token(api: Api) -> None:
+    """A tenant administrator connects the tenant's directory (SCIM) from the provider's page."""
+    tenant = api.create_tenant()
+    admin = Admin(api, tenant["id"])
+    assert admin.sign_in().status_code == 303
+    provider = create(api, oidc_body(tenant["id"]))
+    page = admin.get(f"{BASE}/{provider['id']}")
+    base_url = f"https://{tenant['domainName']}-{api.vanity}/scim/v2"
+    assert page.status_code == 200 and base_url in page.text and "No token yet" in page.text
+    assert 'id="scim-revoke"' not in page.text
+
+    issued = admin.post(f"{BASE}/{provider['id']}/directory-token", {})
+    assert issued.status_code == 200, issued.text[:2000]
+    token = re.search(r'id="scim-token"[^>]*>(tdt_[^<]+)<', issued.text)
+    assert token, issued.text[:3000]
+    scim = api.client.get(
+        f"{base_url}/Users",
+        headers={"Authorization": f"Bearer {token.group(1)}", "Host": f"{tenant['domainName']}-{api.vanity}"},
+    )
+    assert scim.status_code == 200, scim.text
+    again = admin.get(f"{BASE}/{provider['id']}")
+    assert "A token was issued on" in again.text and token.group(1) not in again.text
+
+    revoked = admin.post(f"{BASE}/{provider['id']}/directory-token/revoke", {})
+    assert revoked.status_code == 303 and revoked.headers["location"].endswith("?done=revoked")
+    refused = api.client.get(
+        f"{base_url}/Users",
+        headers={"Authorization": f"Bearer {token.group(1)}", "Host": f"{tenant['domainName']}-{api.vanity}"},
+    )
+    assert refused.status_code == 401
+    assert "No token yet" in admin.get(f"{BASE}/{provider['id']}").text
+    # Without the CSRF token nothing is issued; another tenant's administrator gets nothing.
+    assert admin.client.post(f"{BASE}/{provider['id']}/directory-token", data={}).status_code == 403
+    outsider = Admin(api, api.create_tenant()["id"])
+    assert outsider.sign_in().status_code == 303
+    assert outsider.post(f"{BASE}/{provider['id']}/directory-token", {}).status_code == 404
+    with api.services.core.uow(api.application_id) as uow:
+        assert uow.directory_tokens.issued_at(tenant["id"], provider["id"]) is None

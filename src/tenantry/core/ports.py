@@ -240,6 +240,10 @@ class DirectoryTokenRepository(Protocol):
         """``False`` when the pair had no token."""
         ...
 
+    def issued_at(self, tenant_id: str, identity_provider_id: str) -> datetime | None:
+        """When the pair's token was issued; None when it has none."""
+        ...
+
     def find(self, token_hash: str) -> DirectoryToken | None: ...
 
 

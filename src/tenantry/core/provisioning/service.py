@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
@@ -80,6 +81,12 @@ def revoke_directory_token(ctx: CoreContext, actor: Principal, provider_id: str,
             target=("identity_provider", provider.id),
         )
         uow.commit()
+
+
+def directory_token_issued_at(ctx: CoreContext, actor: Principal, provider_id: str, tenant_id: str) -> datetime | None:
+    with ctx.uow(actor.application_id) as uow:
+        tenant, provider = _pair(uow, actor, provider_id, tenant_id)
+        return uow.directory_tokens.issued_at(tenant.id, provider.id)
 
 
 def _pair(uow: UnitOfWork, actor: Principal, provider_id: str, tenant_id: str) -> tuple[Tenant, IdentityProvider]:
@@ -175,5 +182,9 @@ def delete_directory_user(ctx: CoreContext, directory: Directory, user_id: str) 
 
 def directory_users(ctx: CoreContext, directory: Directory, spec: ListSpec) -> Page[User]:
     """A page of the tenant's users; ``spec.filter`` must hold to the directory's provider (the
-    SCIM layer conjoins it with the directory's own filter)."""
-    return users.list_tenant_users(ctx, directory_principal(directory), directory.tenant.id, spec)
+    SCIM layer conjoins it with the directory's own filter). A page holding another provider's
+    user is a programming error, refused rather than shown."""
+    page = users.list_tenant_users(ctx, directory_principal(directory), directory.tenant.id, spec)
+    if any(user.identity_provider_id != directory.provider.id for user in page.items):
+        raise RuntimeError("a directory's listing must be filtered to its identity provider")
+    return page

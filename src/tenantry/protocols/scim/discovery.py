@@ -18,7 +18,6 @@ MAX_RESULTS = 200
 def service_provider_config(base: str) -> dict[str, Any]:
     return {
         "schemas": [SPC_SCHEMA],
-        "documentationUri": "https://github.com/tenantry/tenantry/blob/main/docs/scim.md",
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": MAX_RESULTS},

@@ -32,6 +32,7 @@ from tenantry.core.identity_providers.settings import (
     PRESET_ISSUERS,
 )
 from tenantry.core.identity_providers.urls import SsoUrls, sso_urls
+from tenantry.core.provisioning import service as provisioning
 from tenantry.core.roles.model import OwnerType, Role
 from tenantry.core.tenants.model import Tenant
 from tenantry.web.dashboard.common import call, dashboard_router, grantable_roles, tenants_in_reach
@@ -71,6 +72,7 @@ NOTICES = {
     "saved": "Changes saved.",
     "deleted": "Identity provider deleted.",
     "toggle": "Override setting saved.",
+    "revoked": "Directory token revoked: the directory can no longer provision users.",
 }
 
 
@@ -385,7 +387,42 @@ def _editable(core: CoreContext, signed: Signed, provider_id: str) -> idps.Provi
 def edit_provider(request: Request, provider_id: str, signed: SignedDep, core: CoreDep) -> Response:
     view = _editable(core, signed, provider_id)
     state = _edit_state(core, signed, view.provider)
-    return _form_page(request, core, signed, state, tenant=view.tenant, provider=view.provider)
+    scim = _scim_panel(core, signed, view)
+    return _form_page(request, core, signed, state, tenant=view.tenant, provider=view.provider, scim=scim)
+
+
+def _scim_panel(
+    core: CoreContext, signed: Signed, view: idps.ProviderView, token: str | None = None
+) -> dict[str, Any] | None:
+    """The provider page's SCIM panel: a tenant's provider only (an application provider's
+    tokens are per tenant: the API issues them)."""
+    if view.tenant is None:
+        return None
+    issued = call(provisioning.directory_token_issued_at, core, signed.principal, view.provider.id, view.tenant.id)
+    host = signed.application.tenant_host(view.tenant.domain_name)
+    return {"base_url": f"https://{host}/scim/v2", "issued_at": issued, "token": token}
+
+
+@router.post("/identity-providers/{provider_id}/directory-token", response_model=None)
+def issue_directory_token(
+    request: Request, provider_id: str, signed: SignedDep, core: CoreDep, form: IdpFormDep
+) -> Response:
+    view = _editable(core, signed, provider_id)
+    if view.tenant is None:
+        raise not_found()
+    issued = call(provisioning.issue_directory_token, core, signed.principal, provider_id, view.tenant.id)
+    state = _edit_state(core, signed, view.provider)
+    scim = _scim_panel(core, signed, view, issued.token)
+    return _form_page(request, core, signed, state, tenant=view.tenant, provider=view.provider, scim=scim)
+
+
+@router.post("/identity-providers/{provider_id}/directory-token/revoke", response_model=None)
+def revoke_directory_token(provider_id: str, signed: SignedDep, core: CoreDep, form: IdpFormDep) -> Response:
+    view = _editable(core, signed, provider_id)
+    if view.tenant is None:
+        raise not_found()
+    call(provisioning.revoke_directory_token, core, signed.principal, provider_id, view.tenant.id)
+    return redirect(f"{BASE}/{provider_id}?done=revoked")
 
 
 @router.post("/identity-providers/{provider_id}", response_model=None)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 
 from tenantry.adapters.sql import tables as t
-from tenantry.adapters.sql.repositories.base import Repository, lookupable
+from tenantry.adapters.sql.repositories.base import Repository, aware, lookupable
 from tenantry.core.provisioning.model import DirectoryToken
 
 D = t.directory_tokens
@@ -30,6 +30,12 @@ class SqlDirectoryTokenRepository(Repository):
         mine = (D.c.application_id == self.application_id) & (D.c.tenant_id == tenant_id)
         gone = self.connection.execute(delete(D).where(mine & (D.c.identity_provider_id == identity_provider_id)))
         return gone.rowcount > 0
+
+    def issued_at(self, tenant_id: str, identity_provider_id: str) -> datetime | None:
+        mine = (D.c.application_id == self.application_id) & (D.c.tenant_id == tenant_id)
+        query = select(D.c.created_at).where(mine & (D.c.identity_provider_id == identity_provider_id))
+        found = self.connection.execute(query).scalar_one_or_none()
+        return aware(found) if found is not None else None
 
     def find(self, token_hash: str) -> DirectoryToken | None:
         if not lookupable(token_hash):
