@@ -3,9 +3,10 @@ reads back — into another application, another Tenantry, or any system that ta
 
 Each line is a Create User body: ``tenantName``, ``identityProviderName``, ``email``,
 ``emailVerified``, ``status``, the profile fields that have a value, the metadata objects that are
-not empty, and ``passwordHash`` (this server's argon2id PHC string, or a hash still waiting for its
-user's first sign-in since an import). Users come in id order, read in batches, so an export of
-millions of users holds one batch in memory.
+not empty, ``passwordHash`` (this server's argon2id PHC string, or a hash still waiting for its
+user's first sign-in since an import), and ``roles`` by short name (the import finds the tenant's
+role of that name, else the application's: create custom roles in the target first). Users come
+in id order, read in batches, so an export of millions of users holds one batch in memory.
 
 Statuses: ``ACTIVE`` and ``PROVISIONED`` as they are; ``INACTIVE`` as ``PROVISIONED`` — both wait
 for an existing-user invitation, and Create User takes no other. Users whose onboarding has not
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantry.core.context import CoreContext
+from tenantry.core.roles.model import Role
 from tenantry.core.users.model import User, UserStatus
 
 BATCH = 1000
@@ -53,25 +55,27 @@ class UserExport:
     def records(self) -> Iterator[dict[str, Any]]:
         """Every exported user's line, as a JSON-ready dict; ``counts`` adds up as they go."""
         for tenant_id in self._only:
-            for user in self._users(tenant_id):
+            for user, roles in self._users(tenant_id):
                 status = EXPORTED_STATUS.get(user.status)
                 if status is None:
                     self.counts.left_out += 1
                     continue
                 self.counts.exported += 1
-                yield self._record(user, status)
+                yield self._record(user, status, roles)
 
-    def _users(self, tenant_id: str | None) -> Iterator[User]:
+    def _users(self, tenant_id: str | None) -> Iterator[tuple[User, list[Role]]]:
         after: str | None = None
         while True:
             with self._core.uow(self._application_id) as uow:
                 batch = uow.users.batch_after(after, BATCH, tenant_id)
-            yield from batch
+                roles = uow.roles.roles_of_users([u.id for u in batch]) if batch else {}
+            for user in batch:
+                yield user, roles.get(user.id, [])
             if len(batch) < BATCH:
                 return
             after = batch[-1].id
 
-    def _record(self, user: User, status: UserStatus) -> dict[str, Any]:
+    def _record(self, user: User, status: UserStatus, roles: list[Role]) -> dict[str, Any]:
         record: dict[str, Any] = {
             "tenantName": self._tenant_name(user.tenant_id),
             "identityProviderName": user.identity_provider_name,
@@ -86,6 +90,8 @@ class UserExport:
             record["restrictedMetadata"] = user.restricted_metadata
         if user.password_hash is not None:
             record["passwordHash"] = user.password_hash
+        if roles:
+            record["roles"] = sorted(role.sku for role in roles)
         return record
 
     def _tenant_id(self, name: str) -> str:

@@ -1,15 +1,16 @@
 """``tenantry users import``: users from another system, one JSON object a line.
 
-Each line is a Create User body as the API takes it (``docs/api.md``), with two conveniences:
-``tenantName`` (the tenant's ``domainName``) may stand for ``tenantId``, and
-``identityProviderName`` defaults to the built-in provider. Passwords come as ``passwordHash``
+Each line is a Create User body as the API takes it (``docs/api.md``), with three conveniences:
+``tenantName`` (the tenant's ``domainName``) may stand for ``tenantId``,
+``identityProviderName`` defaults to the built-in provider, and ``roles`` lists roles to assign
+(short names: the tenant's role of that name, else the application's; or full names). Passwords come as ``passwordHash``
 (the old system's hash, ``docs/migrating.md``) or ``password`` (hashed here, slowly). Every line
 goes through the same use case as ``POST /api/v1/users`` — the same checks, the same database
 constraints, the same audit record — so an import changes nothing the API could not.
 
 Lines are independent: a bad one is reported with its number and the rest go on. With
-``skip_existing`` a line whose email is already taken in its tenant counts as already imported,
-so an interrupted import is finished by running it again.
+``skip_existing`` a line whose email is already taken in its tenant counts as already imported
+(its roles are still assigned), so an interrupted import is finished by running it again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 from tenantry.core.access import Principal
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import ConstraintViolations, TenantryError, Violation
+from tenantry.core.roles.service import assign_roles
 from tenantry.core.users import service as users
 from tenantry.web.api.schemas import CreateUserBody
 from tenantry.web.api.users import create_user_command
@@ -100,30 +102,66 @@ class UserImport:
     def _import_line(self, numbered: tuple[int, str]) -> LineResult:
         number, text = numbered
         try:
-            command = self._command(text)
+            command, role_names = self._command(text)
+            role_ids = self._role_ids(command.tenant_id, role_names)
         except LineRejected as error:
             return LineResult(number, Outcome.FAILED, str(error))
+        outcome = Outcome.CREATED
         try:
-            user = users.create_user(self._core, self._operator, command)
+            user_id = users.create_user(self._core, self._operator, command).id
         except ConstraintViolations as error:
-            if self._skip_existing and _is_not_unique(error) and self._exists(command):
-                return LineResult(number, Outcome.EXISTING)
-            return LineResult(number, Outcome.FAILED, _describe(error))
+            existing = self._existing(command) if self._skip_existing and _is_not_unique(error) else None
+            if existing is None:
+                return LineResult(number, Outcome.FAILED, _describe(error))
+            user_id, outcome = existing, Outcome.EXISTING
         except TenantryError as error:
             return LineResult(number, Outcome.FAILED, error.message)
-        return LineResult(number, Outcome.CREATED, user.id)
+        if role_ids:
+            try:
+                assign_roles(self._core, self._operator, user_id, role_ids, replace=False)
+            except TenantryError as error:
+                return LineResult(number, Outcome.FAILED, f"the user is there, but its roles are not: {error.message}")
+        return LineResult(number, outcome, user_id)
 
-    def _exists(self, command: users.CreateUser) -> bool:
-        """Whether the line's user is there: its email in its tenant and provider. (The database
-        names one violated constraint, not necessarily the email's: the username's may come first.)"""
+    def _existing(self, command: users.CreateUser) -> str | None:
+        """The id of the line's user if it is there: its email in its tenant and provider. (The
+        database names one violated constraint, not necessarily the email's: the username's may
+        come first.)"""
         with self._core.uow(self._application_id) as uow:
             found = uow.users.find_by_email(command.email)
-        return any(
-            u.tenant_id == command.tenant_id and u.identity_provider_name == command.identity_provider_name
-            for u in found
+        return next(
+            (
+                u.id
+                for u in found
+                if u.tenant_id == command.tenant_id and u.identity_provider_name == command.identity_provider_name
+            ),
+            None,
         )
 
-    def _command(self, text: str) -> users.CreateUser:
+    def _role_ids(self, tenant_id: str, names: list[str]) -> list[str]:
+        """Each role by its short name — the tenant's own role of that name, else the
+        application's — or by its full name (``app:…`` / ``tnt:…``)."""
+        if not names:
+            return []
+        with self._core.uow(self._application_id) as uow:
+            tenant = uow.tenants.get(tenant_id)
+            application = uow.applications.get(self._application_id)
+            if tenant is None or application is None:
+                raise LineRejected(f"no tenant {tenant_id}")
+            found: list[str] = []
+            for name in names:
+                candidates = (
+                    [name]
+                    if ":" in name
+                    else [f"tnt:{tenant.domain_name}:{name}".lower(), f"app:{application.name}:{name}"]
+                )
+                role = next((r for c in candidates if (r := uow.roles.get_by_name(c)) is not None), None)
+                if role is None:
+                    raise LineRejected(f"roles: no role named {name}")
+                found.append(role.id)
+        return found
+
+    def _command(self, text: str) -> tuple[users.CreateUser, list[str]]:
         try:
             record = json.loads(text)
         except ValueError as error:
@@ -131,6 +169,9 @@ class UserImport:
         if not isinstance(record, dict):
             raise LineRejected("not a JSON object")
         record = dict(record)
+        roles = record.pop("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+            raise LineRejected("roles: a list of role names")
         tenant_name = record.pop("tenantName", None)
         if "tenantId" not in record:
             record["tenantId"] = self._tenant_id(tenant_name if tenant_name is not None else self._default_tenant)
@@ -139,7 +180,7 @@ class UserImport:
             body = CreateUserBody.model_validate(record)
         except ValidationError as error:
             raise LineRejected(_describe_validation(error)) from error
-        return create_user_command(body)
+        return create_user_command(body), roles
 
     def _tenant_id(self, name: Any) -> str:
         if name is None:

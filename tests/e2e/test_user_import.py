@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tenantry.bootstrap import Services, bootstrap
 from tenantry.cli import app
 from tenantry.core.access import Principal
+from tenantry.core.roles.service import CreateTenantRole, assign_roles, create_tenant_role
 from tenantry.core.tenants.service import CreateTenant, create_tenant
 from tenantry.core.users.model import User, UserStatus
 from tenantry.core.users.service import CreateUser, create_user
@@ -79,7 +80,13 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
                 "givenName": "Grace",
                 "emailVerified": True,
             },
-            {"tenantName": acme.domain_name, "email": typed_user, "password": PASSWORD, "username": rand("u")},
+            {
+                "tenantName": acme.domain_name,
+                "email": typed_user,
+                "password": PASSWORD,
+                "username": rand("u"),
+                "roles": ["tenant-admin"],
+            },
         ]
         lines = jsonl(
             *good,
@@ -90,6 +97,7 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             {"email": earlier, "passwordHash": VECTORS["scrypt (Werkzeug)"]},
             {"email": taken, "passwordHash": "5f4dcc3b5aa765d61d8327deb882cf99"},
             '["a list"]',
+            {"email": rand_email(), "roles": ["no-such-role"]},
         )
         source = tmp_path / "users.jsonl"
         source.write_text(lines)
@@ -97,9 +105,10 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             app, ["users", "import", str(source), "--tenant", acme.domain_name, "--workers", "3"], env=env
         )
         assert first.exit_code == 1, first.output
-        assert first.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 6"]
+        assert first.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 7"]
         refused = [line.split(":", 1)[0] for line in first.stderr.splitlines() if line.startswith("line ")]
-        assert refused == ["line 5", "line 6", "line 7", "line 8", "line 9", "line 10"], first.stderr
+        assert refused == ["line 5", "line 6", "line 7", "line 8", "line 9", "line 10", "line 11"], first.stderr
+        assert "roles: no role named no-such-role" in _line(first.stderr, 11)
         assert "email" in _line(first.stderr, 5) and "no tenant named no-such-tenant" in _line(first.stderr, 7)
         assert "not_unique" in _line(
             first.stderr, 8
@@ -123,11 +132,20 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             app,
             ["users", "import", "-", "--tenant", acme.domain_name, "--skip-existing"],
             env=env,
-            input=jsonl(*good, {"email": taken, "passwordHash": VECTORS["scrypt (Werkzeug)"]}),
+            input=jsonl(
+                {**good[0], "roles": ["tenant-admin"]},  # an existing user still gets the roles of its line
+                *good[1:],
+                {"email": taken, "passwordHash": VECTORS["scrypt (Werkzeug)"]},
+            ),
         )
         assert rerun.exit_code == 0, rerun.output
         assert rerun.stdout.splitlines() == ["created: 1", "already present: 3", "refused: 0"]
-        assert set(users_of(services, application.id, acme.id, *everyone)) == {bcrypt_user, typed_user, taken, earlier}
+        final = users_of(services, application.id, acme.id, *everyone)
+        assert set(final) == {bcrypt_user, typed_user, taken, earlier}
+        with services.core.uow(application.id) as uow:
+            held = uow.roles.roles_of_users([final[bcrypt_user].id, final[typed_user].id, final[taken].id])
+        assert [r.sku for r in held[final[typed_user].id]] == ["tenant-admin"]
+        assert [r.sku for r in held[final[bcrypt_user].id]] == ["tenant-admin"] and held[final[taken].id] == []
     finally:
         services.close()
 
@@ -155,7 +173,12 @@ def test_export_then_import_moves_users_with_their_passwords_to_another_applicat
         other = create_tenant(
             services.core, Principal.operator(source), CreateTenant(domain_name=rand("o"), display_name="O")
         )
-        create_tenant(services.core, Principal.operator(target), CreateTenant(domain_name=name, display_name="A"))
+        arrival = create_tenant(
+            services.core, Principal.operator(target), CreateTenant(domain_name=name, display_name="A")
+        )
+        for application_id, tenant_id in ((source, acme.id), (target, arrival.id)):
+            auditor = CreateTenantRole(tenant_id, "auditor", "Auditor", None, ["user:read"])
+            create_tenant_role(services.core, Principal.operator(application_id), auditor)
 
         def make(tenant_id: str, **fields: Any) -> User:
             return create_user(
@@ -171,6 +194,10 @@ def test_export_then_import_moves_users_with_their_passwords_to_another_applicat
             public_metadata={"plan": "gold"},
             restricted_metadata={"score": 7},
         )
+        with services.core.uow(source) as uow:
+            source_name = uow.applications.get(source).name  # type: ignore[union-attr]
+            granted = [uow.roles.get_by_name(n) for n in (f"tnt:{name}:auditor", f"app:{source_name}:tenant-admin")]
+        assign_roles(services.core, Principal.operator(source), active.id, [r.id for r in granted if r], replace=False)
         imported_earlier = make(acme.id, status=UserStatus.ACTIVE, password_hash=VECTORS["scrypt (Werkzeug)"])
         inactive = make(acme.id, status=UserStatus.ACTIVE)
         pending = make(acme.id)
@@ -206,6 +233,11 @@ def test_export_then_import_moves_users_with_their_passwords_to_another_applicat
         assert arrived[imported_earlier.email].password_hash == VECTORS["scrypt (Werkzeug)"]
         assert arrived[inactive.email].status is UserStatus.PROVISIONED
         assert ada.application_id == target and ada.id != active.id
+        with services.core.uow(target) as uow:
+            arrived_roles = {r.name for r in uow.roles.roles_of_users([ada.id])[ada.id]}
+            target_name = uow.applications.get(target).name  # type: ignore[union-attr]
+        assert arrived_roles == {f"tnt:{name}:auditor", f"app:{target_name}:tenant-admin"}
+        assert next(line for line in lines if line["email"] == active.email)["roles"] == ["auditor", "tenant-admin"]
 
         unknown = runner.invoke(app, ["users", "export", "-", "--domain", source_domain, "--tenant", "nope"], env=env)
         assert unknown.exit_code == 2 and "no tenant named nope" in unknown.output
