@@ -8,14 +8,15 @@ cases as the API (validation, constraints, audit)."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
 from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
+from tenantry.core.auth.model import token_hash
 from tenantry.core.context import CoreContext
 from tenantry.core.errors import NotFound
+from tenantry.core.identity_providers.access import MANAGE, READ
 from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.provisioning.model import Directory, DirectoryUser, IssuedDirectoryToken
@@ -34,11 +35,6 @@ DIRECTORY_PERMISSIONS = (
     "user:manage-email",
     "user:manage-external-id",
 )
-MANAGE = "identity-provider:manage"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- tokens ----------------------------------------------------------------------------------------
@@ -51,7 +47,7 @@ def issue_directory_token(ctx: CoreContext, actor: Principal, provider_id: str, 
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with ctx.uow(actor.application_id, write=True) as uow:
         tenant, provider = _pair(uow, actor, provider_id, tenant_id)
-        uow.directory_tokens.replace(tenant.id, provider.id, hash_token(token), ctx.clock.now())
+        uow.directory_tokens.replace(tenant.id, provider.id, token_hash(token), ctx.clock.now())
         record(
             uow,
             ctx,
@@ -92,7 +88,7 @@ def directory_token_issued_at(ctx: CoreContext, actor: Principal, provider_id: s
 def _pair(uow: UnitOfWork, actor: Principal, provider_id: str, tenant_id: str) -> tuple[Tenant, IdentityProvider]:
     """The tenant and a provider its users sign in with (its own, or one of the application's)."""
     tenant = uow.tenants.get(tenant_id)
-    if tenant is None or not actor.allows("identity-provider:read", tenant_id=tenant.id):
+    if tenant is None or not actor.allows(READ, tenant_id=tenant.id):
         raise NotFound("tenant", tenant_id)
     provider = uow.identity_providers.get(provider_id)
     if provider is None or (provider.owner_type is OwnerType.TENANT and provider.owner_id != tenant.id):
@@ -105,7 +101,7 @@ def authenticate_directory(ctx: CoreContext, application_id: str, tenant_id: str
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     with ctx.uow(application_id) as uow:
-        found = uow.directory_tokens.find(hash_token(token))
+        found = uow.directory_tokens.find(token_hash(token))
         if found is None or found.tenant_id != tenant_id:
             return None
         tenant = uow.tenants.get(found.tenant_id)
