@@ -286,3 +286,27 @@ def test_paging_and_attribute_selection(okta: Directory) -> None:
     searched = okta.call("POST", "/Users/.search", json={"filter": f'id eq "{ids[0]}"', "attributes": ["userName"]})
     assert searched.status_code == 200, searched.text
     assert [set(r) for r in searched.json()["Resources"]] == [{"schemas", "id", "userName"}]
+
+
+def test_a_password_user_created_by_the_directory_sets_its_password_through_forgot_password(any_api: Api) -> None:
+    from tests.e2e.test_signup import last_email
+    from tests.e2e.test_workflow_apis import code_in
+
+    tenant = any_api.create_tenant()
+    providers = any_api.call("GET", f"/tenants/{tenant['id']}/identity-providers").json()["items"]
+    built_in = next(p for p in providers if p["type"] == "WRISTBAND")
+    for directory in connect(any_api, tenant, built_in):
+        email = rand_email()
+        created = directory.call("POST", "/Users", json={"schemas": [USER], "userName": email, "active": True})
+        assert created.status_code == 201, created.text
+        user = any_api.call("GET", f"/users/{created.json()['id']}").json()
+        assert user["status"] == "ACTIVE" and user["hasPassword"] is False and user["emailVerified"] is False
+        asked = any_api.call("POST", "/forgot-password/request-reset", json={"tenantId": tenant["id"], "email": email})
+        assert asked.status_code == 204, asked.text
+        code = code_in(last_email(any_api, email))
+        new_password = "a directory user's own passphrase"
+        reset = any_api.call(
+            "POST", "/forgot-password/reset-password", json={"emailAuthCode": code, "newPassword": new_password}
+        )
+        assert reset.status_code == 204, reset.text
+        assert any_api.call("GET", f"/users/{user['id']}").json()["hasPassword"] is True
