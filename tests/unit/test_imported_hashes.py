@@ -99,6 +99,12 @@ UNRECOGNIZED = {
     "Werkzeug scrypt N not a power of two": "scrypt:1000:8:1$SjqiMOTThLfEaldG$b440ccd57a9e1d5d",
     "base64 of impossible length": "$pbkdf2-sha256$1000$7B3j3$7ZixqNhUwiTP7ZNkZKKQt5q7azENw8hWopWFVXW2d9g",
     "argon2 garbled": "$argon2id$v=19$m=1024$nonsense",
+    "argon2 with a non-ASCII salt": "$argon2id$v=19$m=65536,t=3,p=4$é$x",
+    "a superscript digit as iterations": "$pbkdf2-sha256$²$c2FsdA$aGFzaA",
+    "scrypt past 64 MiB (and past hashlib's maxmem)": "$scrypt$ln=20,r=16,p=1$c2FsdA$aGFzaA",
+    "scrypt with N·r·p past 2^22": "$scrypt$ln=16,r=8,p=64$c2FsdA$aGFzaA",
+    "pbkdf2 past 2M iterations x blocks": "pbkdf2_sha1$1000000$salt$" + "A" * 84 + "==",
+    "bcrypt cost 15": "$2b$15$KF93qxSZNGm1AJYT8Y21K.7ftG7lYKnmYWk7cj4qYmoZoLz.aMXmW",
 }
 
 
@@ -110,7 +116,9 @@ def test_other_strings_are_not_recognized_and_never_verify(hasher: Argon2Hasher,
 
 
 @pytest.mark.parametrize(
-    "params", ["m=4194304,t=1,p=1", "m=1024,t=1000,p=1", "m=1024,t=1,p=64"], ids=["4 GiB", "t=1000", "p=64"]
+    "params",
+    ["m=4194304,t=1,p=1", "m=65537,t=1,p=1", "m=1024,t=11,p=1", "m=1024,t=1,p=9"],
+    ids=["4 GiB", "64 MiB + 1 KiB", "t=11", "p=9"],
 )
 def test_argon2_asking_too_much_of_each_sign_in_is_not_recognized(hasher: Argon2Hasher, params: str) -> None:
     """Not verified here: it would do the work (recognition is what keeps it out of the store)."""
@@ -119,8 +127,23 @@ def test_argon2_asking_too_much_of_each_sign_in_is_not_recognized(hasher: Argon2
     )
 
 
+def test_limits_admit_the_exporting_systems_defaults() -> None:
+    """Django 5's 1,000,000 PBKDF2 iterations, Werkzeug's 600,000 and scrypt 32768:8:1, passlib's
+    scrypt (ln=16, r=8, p=1), bcrypt cost 12, argon2-cffi's defaults (64 MiB, t=3, p=4)."""
+    salt, digest = "c2FsdHNhbHQ", "a" * 43
+    for stored in (
+        "pbkdf2_sha256$1000000$salt$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=",
+        f"pbkdf2:sha256:600000$salt${'ab' * 32}",
+        f"scrypt:32768:8:1$salt${'ab' * 64}",
+        f"$scrypt$ln=16,r=8,p=1${salt}${digest}",
+        "$2b$12$KF93qxSZNGm1AJYT8Y21K.7ftG7lYKnmYWk7cj4qYmoZoLz.aMXmW",
+        f"$argon2id$v=19$m=65536,t=3,p=4${salt}${digest}",
+    ):
+        assert Argon2Hasher(memory_kib=1024, time_cost=1, parallelism=1, concurrency=1).recognizes(stored), stored
+
+
 def test_the_server_s_own_costlier_settings_stay_recognized() -> None:
-    heavy = Argon2Hasher(memory_kib=300_000, time_cost=1, parallelism=1, concurrency=1)
-    stored = "$argon2id$v=19$m=300000,t=1,p=1$44QmWVoAu4WYAS5Z9V6A9Q$388yOFYJcR6av8n/gsgVkK1y97yoFYz167oUMGTUs7Q"
+    heavy = Argon2Hasher(memory_kib=100_000, time_cost=1, parallelism=1, concurrency=1)
+    stored = "$argon2id$v=19$m=100000,t=1,p=1$44QmWVoAu4WYAS5Z9V6A9Q$388yOFYJcR6av8n/gsgVkK1y97yoFYz167oUMGTUs7Q"
     assert heavy.recognizes(stored)
     assert not Argon2Hasher(memory_kib=1024, time_cost=1, parallelism=1, concurrency=1).recognizes(stored)

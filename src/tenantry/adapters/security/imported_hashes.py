@@ -17,8 +17,11 @@ The formats recognised, ``password`` being the user's and everything else from t
 - scrypt: ``$scrypt$ln=L,r=R,p=P$salt$hash`` (PHC string or passlib; N = 2^L),
   ``scrypt:N:R:P$salt$hexhash`` (Werkzeug).
 
-Costs are bounded (below): a hash is a work order run at every sign-in, so one imported with
-absurd parameters would let whoever can create users tie up the server's cores.
+Costs are bounded (below), when a hash is imported and again at every verification: a hash is a
+work order run at every sign-in (a locked account's too), so one imported with absurd parameters
+would let whoever can create users tie up the server's cores. Each bound is about a second of one
+core and at most 64 MiB: bcrypt cost 14; PBKDF2 2,000,000 iterations of the hash function (an
+iteration count times the blocks of the derived key); scrypt 128·N·r ≤ 64 MiB and N·r·p ≤ 2²².
 """
 
 from __future__ import annotations
@@ -33,19 +36,20 @@ from dataclasses import dataclass
 
 import bcrypt
 
-MAX_BCRYPT_COST = 16
-MAX_PBKDF2_ITERATIONS = 5_000_000
-MAX_SCRYPT_LOG_N = 20
-MAX_SCRYPT_R = 32
-MAX_SCRYPT_P = 16
+MAX_BCRYPT_COST = 14
+MAX_PBKDF2_WORK = 2_000_000  # iterations x blocks of the digest's size in the derived key
+MAX_SCRYPT_MEMORY = 64 * 1024 * 1024  # 128 * N * r bytes
+MAX_SCRYPT_WORK = 2**22  # N * r * p
 MAX_DERIVED_BYTES = 128
 BCRYPT_PASSWORD_BYTES = 72
 
-_BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+_BCRYPT = re.compile(r"\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}")
 _PHC = re.compile(r"\$(pbkdf2(?:-sha1|-sha256|-sha512)?|scrypt)\$([^$]+)\$([./+A-Za-z0-9]+)\$([./+A-Za-z0-9]+)")
-_DJANGO = re.compile(r"pbkdf2_(sha1|sha256|sha512)\$(\d+)\$([^$]+)\$([+/A-Za-z0-9]+={0,2})")
-_WERKZEUG_PBKDF2 = re.compile(r"pbkdf2:(sha1|sha256|sha512):(\d+)\$([^$]+)\$([0-9a-f]+)")
-_WERKZEUG_SCRYPT = re.compile(r"scrypt:(\d+):(\d+):(\d+)\$([^$]+)\$([0-9a-f]+)")
+_DJANGO = re.compile(r"pbkdf2_(sha1|sha256|sha512)\$([0-9]{1,9})\$([!-#%-~]+)\$([+/A-Za-z0-9]+={0,2})")
+_WERKZEUG_PBKDF2 = re.compile(r"pbkdf2:(sha1|sha256|sha512):([0-9]{1,9})\$([!-#%-~]+)\$([0-9a-f]+)")
+_WERKZEUG_SCRYPT = re.compile(r"scrypt:([0-9]{1,9}):([0-9]{1,9}):([0-9]{1,9})\$([!-#%-~]+)\$([0-9a-f]+)")
+_DECIMAL = re.compile(r"[0-9]{1,9}")
+_DIGEST_BYTES = {"sha1": 20, "sha256": 32, "sha512": 64}
 _PHC_DIGESTS = {"pbkdf2": "sha1", "pbkdf2-sha1": "sha1", "pbkdf2-sha256": "sha256", "pbkdf2-sha512": "sha512"}
 
 Verify = Callable[[str], bool]
@@ -54,7 +58,9 @@ Verify = Callable[[str], bool]
 
 def imported_verifier(password_hash: str) -> Verify | None:
     """A verifier for ``password_hash`` if it is in a recognised format within the cost bounds,
-    else None."""
+    else None. Every format is printable ASCII."""
+    if not password_hash.isascii() or not password_hash.isprintable():
+        return None
     for parse in (_bcrypt, _phc, _django, _werkzeug_pbkdf2, _werkzeug_scrypt):
         found = parse(password_hash)
         if found is not None:
@@ -91,8 +97,9 @@ class _Pbkdf2:
         return hmac.compare_digest(derived, self.expected)
 
     def checked(self) -> Verify | None:
-        fits = 1 <= self.iterations <= MAX_PBKDF2_ITERATIONS and 1 <= len(self.expected) <= MAX_DERIVED_BYTES
-        return self.verify if fits and self.salt else None
+        blocks = -(-len(self.expected) // _DIGEST_BYTES[self.digest])
+        fits = self.iterations >= 1 and self.iterations * blocks <= MAX_PBKDF2_WORK
+        return self.verify if fits and 1 <= len(self.expected) <= MAX_DERIVED_BYTES and self.salt else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +124,11 @@ class _Scrypt:
         return hmac.compare_digest(derived, self.expected)
 
     def checked(self) -> Verify | None:
-        fits = (
-            1 <= self.log_n <= MAX_SCRYPT_LOG_N
-            and 1 <= self.r <= MAX_SCRYPT_R
-            and 1 <= self.p <= MAX_SCRYPT_P
-            and 1 <= len(self.expected) <= MAX_DERIVED_BYTES
-        )
-        return self.verify if fits and self.salt else None
+        if not (1 <= self.log_n <= 30 and self.r >= 1 and self.p >= 1):
+            return None
+        n = 1 << self.log_n
+        fits = 128 * n * self.r <= MAX_SCRYPT_MEMORY and n * self.r * self.p <= MAX_SCRYPT_WORK
+        return self.verify if fits and 1 <= len(self.expected) <= MAX_DERIVED_BYTES and self.salt else None
 
 
 def _phc(password_hash: str) -> Verify | None:
@@ -139,7 +144,7 @@ def _phc(password_hash: str) -> Verify | None:
         if found is None or found.keys() != {"ln", "r", "p"}:
             return None
         return _Scrypt(found["ln"], found["r"], found["p"], salt, expected).checked()
-    if params.isdigit():  # passlib: the iteration count alone
+    if _DECIMAL.fullmatch(params):  # passlib: the iteration count alone
         iterations = int(params)
     else:
         found = _params(params, {"i", "l"})
@@ -184,7 +189,7 @@ def _params(text: str, allowed: set[str]) -> dict[str, int] | None:
     found: dict[str, int] = {}
     for part in text.split(","):
         name, sep, value = part.partition("=")
-        if not sep or name not in allowed or name in found or not value.isdigit() or len(value) > 9:
+        if not sep or name not in allowed or name in found or not _DECIMAL.fullmatch(value):
             return None
         found[name] = int(value)
     return found

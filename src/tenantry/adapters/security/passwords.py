@@ -19,10 +19,11 @@ from tenantry.adapters.security.imported_hashes import imported_verifier
 
 COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt.gz")
 ARGON2_PREFIX = "$argon2"
-# The most an imported argon2 hash may ask of each sign-in (this server's own settings may ask more).
-MAX_IMPORTED_ARGON2_MEMORY_KIB = 262_144
-MAX_IMPORTED_ARGON2_TIME_COST = 32
-MAX_IMPORTED_ARGON2_PARALLELISM = 16
+# The most an argon2 hash may ask of each sign-in unless this server's own settings ask more
+# (about a second of one core and 64 MiB, like the other imported formats).
+MAX_IMPORTED_ARGON2_MEMORY_KIB = 65_536
+MAX_IMPORTED_ARGON2_TIME_COST = 10
+MAX_IMPORTED_ARGON2_PARALLELISM = 8
 
 
 class Argon2Hasher:
@@ -46,22 +47,30 @@ class Argon2Hasher:
         return self._pool.submit(self._argon2.hash, password).result()
 
     def verify(self, password_hash: str, password: str) -> bool:
-        """argon2 (id, i or d) or an imported format (``imported_hashes``); the work runs on the pool."""
+        """argon2 (id, i or d) or an imported format (``imported_hashes``: within its cost bounds,
+        checked again here); the work runs on the pool. A bad hash is False, never an exception.
+        An argon2 hash is verified whatever its cost: it was made here (with this server's
+        settings, then or earlier) or bounded when it was imported (``recognizes``)."""
         if not password_hash.startswith(ARGON2_PREFIX):
             imported = imported_verifier(password_hash)
-            return imported is not None and self._pool.submit(imported, password).result()
+            try:
+                return imported is not None and self._pool.submit(imported, password).result()
+            except (ValueError, UnicodeError):
+                return False
         try:
             return self._pool.submit(self._argon2.verify, password_hash, password).result()
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        except (VerifyMismatchError, VerificationError, InvalidHashError, ValueError, UnicodeError):
             return False
 
     def recognizes(self, password_hash: str) -> bool:
-        """Whether an imported hash can be verified here, at a bounded cost per sign-in."""
+        """Whether a hash can be verified here, at a bounded cost per sign-in."""
         if not password_hash.startswith(ARGON2_PREFIX):
             return imported_verifier(password_hash) is not None
+        if not password_hash.isascii():
+            return False
         try:
             found = extract_parameters(password_hash)
-        except InvalidHashError:
+        except (InvalidHashError, ValueError):
             return False
         memory, time_cost, parallelism = self._limits
         return found.memory_cost <= memory and found.time_cost <= time_cost and found.parallelism <= parallelism
