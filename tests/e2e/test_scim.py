@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tenantry.core.provisioning.service import DIRECTORY_PERMISSIONS
 from tests.e2e._helpers import token_with_permissions
 from tests.e2e.test_identity_providers_api import create, oidc_body
 from tests.support import Api, rand, rand_email
@@ -121,6 +122,9 @@ def test_okta_lifecycle_create_find_deactivate_update_delete(okta: Directory) ->
     assert deactivated.json()["active"] is False
     assert okta.api.call("GET", f"/users/{user['id']}").json()["status"] == "INACTIVE"
 
+    unsaid = {k: v for k, v in sent.items() if k != "active"}
+    kept = okta.call("PUT", f"/Users/{user['id']}", json=unsaid)  # a PUT without active changes no state
+    assert kept.status_code == 200 and kept.json()["active"] is False, kept.text
     replaced = okta.call("PUT", f"/Users/{user['id']}", json={**sent, "name": {"givenName": "Augusta"}, "active": True})
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["name"] == {"givenName": "Augusta"} and replaced.json()["active"] is True
@@ -230,16 +234,42 @@ def test_tokens_name_one_tenant_and_end_when_replaced_or_revoked(okta: Directory
 def test_only_administrators_of_the_tenant_issue_tokens(any_api: Api) -> None:
     tenant, other = any_api.create_tenant(), any_api.create_tenant()
     provider = create(any_api, oidc_body(tenant["id"]))
-    outsider = token_with_permissions(any_api, other["id"], ["identity-provider:manage", "identity-provider:read"])
+    provider_admin = ["identity-provider:manage", "identity-provider:read"]
+    everything = provider_admin + list(DIRECTORY_PERMISSIONS)
+    outsider = token_with_permissions(any_api, other["id"], everything)
     refused = issue(any_api, provider["id"], tenant["id"], token=outsider)
     assert refused.status_code in (403, 404), refused.text
     reader = token_with_permissions(any_api, tenant["id"], ["identity-provider:read"])
     assert issue(any_api, provider["id"], tenant["id"], token=reader).status_code == 403
-    admin = token_with_permissions(any_api, tenant["id"], ["identity-provider:manage", "identity-provider:read"])
+    # Managing providers is not enough: the token would change users its issuer may not.
+    sso_admin = token_with_permissions(any_api, tenant["id"], provider_admin)
+    assert issue(any_api, provider["id"], tenant["id"], token=sso_admin).status_code == 403
+    admin = token_with_permissions(any_api, tenant["id"], everything)
     assert issue(any_api, provider["id"], tenant["id"], token=admin).status_code == 201
     assert issue(any_api, provider["id"], other["id"]).status_code == 404  # not a provider of that tenant
     missing = any_api.call("POST", f"/identity-providers/{provider['id']}/directory-token", json={})
     assert missing.status_code == 400
+
+
+def test_an_application_provider_shadowed_by_the_tenant_s_own_is_never_confused_with_it(any_api: Api) -> None:
+    """Provider names are unique per owner: an application's ``okta`` and a tenant's own ``okta``
+    can both exist. A directory of the application's one lists only its users, and cannot create
+    users the tenant's name resolution would give to the other."""
+    tenant = any_api.create_tenant()
+    name = rand("okta")
+    shared = create(any_api, oidc_body(any_api.application_id, ownerType="APPLICATION", name=name))
+    own = create(any_api, oidc_body(tenant["id"], name=name))
+    theirs = any_api.create_user(tenant["id"], identityProviderName=name, externalId=rand("ext"))
+    with any_api.services.core.uow(any_api.application_id) as uow:
+        stored = uow.users.get(theirs["id"])
+    assert stored is not None and stored.identity_provider_id == own["id"]
+    for directory in connect(any_api, tenant, shared):
+        listed = directory.call("GET", "/Users")
+        assert listed.status_code == 200 and listed.json()["totalResults"] == 0, listed.text
+        scim_error(directory.call("POST", "/Users", json=okta_user()), 400, "invalidValue")
+        scim_error(directory.call("GET", f"/Users/{theirs['id']}"), 404)
+    for directory in connect(any_api, tenant, own):
+        assert [r["id"] for r in directory.call("GET", "/Users").json()["Resources"]] == [theirs["id"]]
 
 
 def test_bad_requests_get_scim_errors_and_change_nothing(okta: Directory) -> None:
@@ -257,6 +287,15 @@ def test_bad_requests_get_scim_errors_and_change_nothing(okta: Directory) -> Non
     scim_error(okta.call("GET", "/Users", params={"count": "many"}), 400)
     scim_error(okta.call("GET", "/Nothing"), 404)
     scim_error(okta.call("POST", "/.search", json={}), 501)
+    deep = b'{"userName": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    scim_error(okta.call("POST", "/Users", content=deep, headers={"content-type": SCIM}), 400, "invalidSyntax")
+    lone = b'{"userName": "\\ud800", "emails": [{"value": "x@example.com"}]}'
+    scim_error(okta.call("POST", "/Users", content=lone, headers={"content-type": SCIM}), 400, "invalidValue")
+    scim_error(okta.call("POST", "/Users", json=okta_user(name={"givenName": "A\u0000"})), 400)
+    scim_error(okta.call("POST", "/Users/.search", json={"attributes": [1]}), 400, "invalidValue")
+    scim_error(okta.call("POST", "/Users/.search", json={"count": True}), 400, "invalidValue")
+    far = okta.call("GET", "/Users", params={"startIndex": str(10**30)})
+    assert far.status_code == 200 and far.json()["Resources"] == [], far.text
     user = okta.call("GET", "/Users").json()["Resources"][0]
     bodies: list[dict[str, Any]] = [
         {"Operations": []},

@@ -92,6 +92,24 @@ def test_patch_paths_and_values() -> None:
     assert BASE["name"] == {"givenName": "Ada", "familyName": "Lovelace"}  # the input is not changed
 
 
+def test_patch_follows_rfc_7644_on_complex_values_filters_and_unknown_attributes() -> None:
+    merged = patch({"op": "replace", "path": "name", "value": {"givenName": "Augusta"}})
+    assert merged["name"] == {"givenName": "Augusta", "familyName": "Lovelace"}  # §3.5.2.3
+    pathless = patch({"op": "replace", "value": {"name": {"middleName": "King"}}})
+    assert pathless["name"] == {"givenName": "Ada", "familyName": "Lovelace", "middleName": "King"}
+    other = patch({"op": "remove", "path": 'emails[value eq "home@example.com"].value'})
+    assert other["emails"] == BASE["emails"]  # the filter does not select the value kept
+    same = patch({"op": "replace", "path": 'emails[value eq "ADA@example.com"]', "value": {"value": "new@x.io"}})
+    assert same["emails"] == [{"value": "new@x.io"}]
+    assert patch({"op": "add", "value": {f"k{i}": i for i in range(50_000)}}) == BASE  # unknown: dropped, fast
+    assert patch({"op": "add", "path": "addresses", "value": [{"formatted": "x"}]}) == BASE
+
+
+def test_an_unsaid_active_is_none() -> None:
+    assert directory_user({"userName": "a@b.io"}).active is None
+    assert directory_user({"userName": "a@b.io", "active": "True"}).active is True
+
+
 @pytest.mark.parametrize(
     ("body", "scim_type"),
     [
@@ -111,9 +129,9 @@ def test_bad_patches(body: dict[str, Any], scim_type: str) -> None:
 
 
 def test_filters_are_restricted_to_the_provider_and_renamed() -> None:
-    assert user_filter(None, "okta", USER_LISTING.attributes) == Comparison("identityProviderName", "eq", "okta")
-    parsed = user_filter('USERNAME eq "Ada" and emails.value eq "a@b.c"', "okta", USER_LISTING.attributes)
-    assert isinstance(parsed, BoolOp) and parsed.operands[0] == Comparison("identityProviderName", "eq", "okta")
+    assert user_filter(None, "p1", USER_LISTING.attributes) == Comparison("identityProviderId", "eq", "p1")
+    parsed = user_filter('USERNAME eq "Ada" and emails.value eq "a@b.c"', "p1", USER_LISTING.attributes)
+    assert isinstance(parsed, BoolOp) and parsed.operands[0] == Comparison("identityProviderId", "eq", "p1")
     inner = parsed.operands[1]
     assert isinstance(inner, BoolOp)
     assert [c.attribute for c in inner.operands if isinstance(c, Comparison)] == ["username", "email"]

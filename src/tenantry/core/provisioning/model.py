@@ -34,7 +34,7 @@ class DirectoryUser:
     (a birthdate, a picture) are not in it and stay as they are."""
 
     email: str
-    active: bool
+    active: bool | None  # None: not said (a new user is active; a replaced one keeps its state)
     profile: Mapping[str, str | None] = field(default_factory=dict)
 
 

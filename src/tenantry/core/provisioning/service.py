@@ -42,8 +42,11 @@ DIRECTORY_PERMISSIONS = (
 
 def issue_directory_token(ctx: CoreContext, actor: Principal, provider_id: str, tenant_id: str) -> IssuedDirectoryToken:
     """A new token for the directory of ``tenant_id`` through ``provider_id``; it replaces the
-    pair's previous token, which stops working at once."""
+    pair's previous token, which stops working at once. The issuer must hold every permission the
+    token carries: a token is never a way to more than its issuer may do."""
     require(actor, MANAGE, tenant_id=tenant_id)
+    for permission in DIRECTORY_PERMISSIONS:
+        require(actor, permission, tenant_id=tenant_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with ctx.uow(actor.application_id, write=True) as uow:
         tenant, provider = _pair(uow, actor, provider_id, tenant_id)
@@ -136,9 +139,10 @@ def create_directory_user(ctx: CoreContext, directory: Directory, data: Director
     command = users.CreateUser(
         tenant_id=directory.tenant.id,
         identity_provider_name=directory.provider.name,
+        identity_provider_id=directory.provider.id,
         email=data.email,
         email_verified=directory.provider.is_external,
-        status=UserStatus.ACTIVE if data.active else UserStatus.PROVISIONED,
+        status=UserStatus.PROVISIONED if data.active is False else UserStatus.ACTIVE,
         profile=profile,
     )
     return users.create_user(ctx, directory_principal(directory), command)
@@ -153,7 +157,8 @@ def directory_user(ctx: CoreContext, directory: Directory, user_id: str) -> User
 
 def replace_directory_user(ctx: CoreContext, directory: Directory, user_id: str, data: DirectoryUser) -> User:
     """The user as ``data`` describes it: the profile fields it manages take its values (None
-    clears one; the fields it does not manage are left alone), except an
+    clears one; the fields it does not manage are left alone; an unsaid ``active`` changes
+    nothing), except an
     external provider's user's external id, which stays (it is how sign-ins find the user);
     ``active`` makes the user ``ACTIVE`` or, if it was, ``INACTIVE`` (which ends its sessions)."""
     user = directory_user(ctx, directory, user_id)
@@ -164,9 +169,9 @@ def replace_directory_user(ctx: CoreContext, directory: Directory, user_id: str,
         changes["email"] = data.email
         if directory.provider.is_external:
             changes["emailVerified"] = True
-    if data.active and user.status is not UserStatus.ACTIVE:
+    if data.active is True and user.status is not UserStatus.ACTIVE:
         changes["status"] = UserStatus.ACTIVE.value
-    elif not data.active and user.status is UserStatus.ACTIVE:
+    elif data.active is False and user.status is UserStatus.ACTIVE:
         changes["status"] = UserStatus.INACTIVE.value
     return users.update_user(ctx, directory_principal(directory), user.id, changes)
 

@@ -40,6 +40,9 @@ class CreateUser:
     # A hash from the system the user is migrated from (``PasswordHasher.recognizes``); replaced by
     # this server's own hash at the user's first sign-in.
     password_hash: str | None = None
+    # When set, the provider ``identity_provider_name`` names in the tenant must be this one (a
+    # tenant's own provider shadows an application provider of the same name).
+    identity_provider_id: str | None = None
     profile: Mapping[str, str | None] = field(default_factory=dict)
     public_metadata: JsonObject = field(default_factory=dict)
     restricted_metadata: JsonObject = field(default_factory=dict)
@@ -72,11 +75,13 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
         tenant, provider = uow.identity_providers.tenant_and_provider(cmd.tenant_id, cmd.identity_provider_name)
         if tenant is None or not tenant.is_usable:
             raise NotFound("tenant", cmd.tenant_id)
-        if provider is None:
+        if provider is None or (cmd.identity_provider_id not in (None, provider.id)):
             raise ConstraintViolations.single(
                 "identityProviderName",
                 "invalid_value",
-                f"Identity provider [{cmd.identity_provider_name}] not found",
+                f"Identity provider [{cmd.identity_provider_name}] not found"
+                if provider is None
+                else f"The tenant's own provider [{cmd.identity_provider_name}] shadows this one",
             )
         if provider.is_external and not cmd.profile.get("externalId"):
             raise ConstraintViolations.single(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tenantry.core.text import storable
 from tenantry.protocols.query.ast import AttributeSpec, BoolOp, Comparison, Expr
 from tenantry.protocols.query.parser import QueryError, parse_query
 from tenantry.protocols.scim.errors import ScimError
@@ -26,11 +27,14 @@ USER_FILTER_ATTRIBUTES = {
 }
 
 
-def user_filter(text: str | None, provider_name: str, listing: Mapping[str, AttributeSpec]) -> Expr:
-    """The users of ``provider_name`` that match ``text`` (all of them when it is None)."""
-    mine = Comparison("identityProviderName", "eq", provider_name)
+def user_filter(text: str | None, provider_id: str, listing: Mapping[str, AttributeSpec]) -> Expr:
+    """The users of the provider ``provider_id`` that match ``text`` (all of them when None).
+    By id, not name: an application's provider and a tenant's own may share a name."""
+    mine = Comparison("identityProviderId", "eq", provider_id)
     if text is None or not text.strip():
         return mine
+    if not storable(text):
+        raise ScimError(400, "The filter is not valid Unicode text", "invalidFilter")
     specs = {scim: listing[ours] for scim, ours in USER_FILTER_ATTRIBUTES.items()}
     try:
         parsed = parse_query(text, specs)

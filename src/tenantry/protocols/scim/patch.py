@@ -4,8 +4,11 @@ The result is read back as a whole resource (``users.directory_user``) and store
 replacement, so PATCH and PUT share every rule. Operation names are case-insensitive (Entra ID
 sends ``Replace``); paths are ``attr``, ``attr.sub``, ``attr[filter]`` and ``attr[filter].sub``,
 optionally behind the core schema's URN. A value-filtered path selects the one value Tenantry keeps
-for a multi-valued attribute (its email, its phone number). Paths of attributes Tenantry does not
-keep (extension schemas among them) change nothing, as for POST and PUT.
+for a multi-valued attribute (its email, its phone number): a filter on ``value`` must match it,
+one on anything else (``type``, ``primary``: not kept) matches it. ``add`` and ``replace`` of a
+complex attribute change the sub-attributes sent and leave the others (§3.5.2.1, §3.5.2.3).
+Operations on attributes Tenantry does not keep (extension schemas among them) change nothing, as
+for POST and PUT, and cost nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import re
 from typing import Any
 
 from tenantry.protocols.scim.errors import ScimError, invalid_value
-from tenantry.protocols.scim.users import USER_SCHEMA
+from tenantry.protocols.scim.users import KEPT_ATTRIBUTES, USER_SCHEMA
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_OPERATIONS = 100
-_PATH = re.compile(r"([A-Za-z][\w$-]*)(?:\[([^\]]*)\])?(?:\.([A-Za-z][\w$-]*))?")
+_PATH = re.compile(r"([A-Za-z][\w$-]*)(?:\[([^\]]*)\])?(?:\.([A-Za-z][\w$-]*))?", re.ASCII)
+_VALUE_FILTER = re.compile(r"\s*value\s+eq\s+\"((?:[^\"\\]|\\.)*)\"\s*", re.IGNORECASE)
 
 
 def apply_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
@@ -51,11 +55,14 @@ def _apply(resource: dict[str, Any], operation: Any) -> None:
         if not isinstance(value, dict):
             raise invalid_value("An operation without a path needs an object value")
         for name, item in value.items():
-            _set(resource, _parse(name), item, op)
+            if isinstance(name, str) and _kept(name):
+                _set(resource, _parse(name), item, op)
         return
     if not isinstance(path, str):
         raise ScimError(400, "path must be a string", "invalidPath")
     target = _parse(path)
+    if not _kept(path):
+        return
     if op == "remove":
         _remove(resource, target)
     else:
@@ -80,6 +87,25 @@ def _parse(path: str) -> _Target | None:
     return _Target(match.group(1), match.group(2), match.group(3))
 
 
+def _kept(path: str) -> bool:
+    """Whether the path's attribute is one Tenantry keeps (its core-schema URN allowed)."""
+    lowered = path.lower()
+    prefix = USER_SCHEMA.lower() + ":"
+    if lowered.startswith(prefix):
+        lowered = lowered[len(prefix) :]
+    return re.split(r"[\[.]", lowered, maxsplit=1)[0].strip() in KEPT_ATTRIBUTES
+
+
+def _selected(items: Any, selector: str) -> bool:
+    """Whether a value filter selects the one value kept."""
+    match = _VALUE_FILTER.fullmatch(selector)
+    if match is None or not isinstance(items, list) or not items or not isinstance(items[0], dict):
+        return True
+    current = items[0].get("value")
+    wanted = match.group(1).replace('\\"', '"')
+    return isinstance(current, str) and current.lower() == wanted.lower()
+
+
 def _key(resource: dict[str, Any], name: str) -> str:
     """The resource's own spelling of ``name`` (attribute names are case-insensitive)."""
     return next((key for key in resource if key.lower() == name.lower()), name)
@@ -91,6 +117,8 @@ def _set(resource: dict[str, Any], target: _Target | None, value: Any, op: str) 
     key = _key(resource, target.attribute)
     if target.selector is not None:
         items = resource.get(key)
+        if isinstance(items, list) and not _selected(items, target.selector):
+            return
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             items = [{}]
         first = dict(items[0])
@@ -111,7 +139,7 @@ def _set(resource: dict[str, Any], target: _Target | None, value: Any, op: str) 
     current = resource.get(key)
     if op == "add" and isinstance(current, list) and isinstance(value, list):
         resource[key] = current + value
-    elif op == "add" and isinstance(current, dict) and isinstance(value, dict):
+    elif isinstance(current, dict) and isinstance(value, dict):
         resource[key] = {**current, **value}
     else:
         resource[key] = value
@@ -127,6 +155,8 @@ def _remove(resource: dict[str, Any], target: _Target | None) -> None:
         parent = resource[key]
         if isinstance(parent, dict):
             parent.pop(_key(parent, target.sub), None)
+        return
+    if target.selector is not None and not _selected(resource[key], target.selector):
         return
     if target.selector is not None and target.sub is not None:
         items = resource[key]

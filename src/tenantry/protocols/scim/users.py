@@ -32,6 +32,8 @@ NAME_PARTS = {
 }
 SIMPLE = {"userName": "username", "externalId": "externalId", "displayName": "displayName", "nickName": "nickname"}
 LENIENT = {"locale": "locale", "preferredLanguage": "preferredLanguage", "timezone": "timeZone"}
+# Every attribute read from a directory's resource (lower case: SCIM names are case-insensitive).
+KEPT_ATTRIBUTES = frozenset(name.lower() for name in (*SIMPLE, "name", "emails", "phoneNumbers", *LENIENT, "active"))
 
 
 def user_resource(user: User, location: str) -> dict[str, Any]:
@@ -93,10 +95,10 @@ def directory_user(resource: Mapping[str, Any]) -> DirectoryUser:
         email = user_name
     if email is None:
         raise invalid_value("emails: an email address is required (or a userName that is one)")
-    active = document.get("active", True)
+    active = document.get("active")
     if isinstance(active, str) and active.lower() in ("true", "false"):
         active = active.lower() == "true"  # Entra ID sends "True" / "False"
-    if not isinstance(active, bool):
+    if active is not None and not isinstance(active, bool):
         raise invalid_value("active must be a boolean")
     return DirectoryUser(email=email, active=active, profile=profile)
 

@@ -7,6 +7,7 @@ the OpenAPI document: SCIM describes itself (``/ServiceProviderConfig``, ``/Sche
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,6 +18,7 @@ from tenantry.core.context import CoreContext
 from tenantry.core.ports import ListSpec
 from tenantry.core.provisioning import service as provisioning
 from tenantry.core.provisioning.model import Directory
+from tenantry.core.text import storable
 from tenantry.core.users.model import User
 from tenantry.protocols.scim import discovery
 from tenantry.protocols.scim.errors import ScimError
@@ -24,6 +26,7 @@ from tenantry.protocols.scim.filter import user_filter
 from tenantry.protocols.scim.patch import apply_patch
 from tenantry.protocols.scim.projection import project
 from tenantry.protocols.scim.users import USER_SCHEMA, directory_user, user_resource
+from tenantry.web.api.listing import MAX_START_INDEX
 from tenantry.web.deps import CoreDep, TenantTargetDep
 from tenantry.web.routing import OneHopRoute
 from tenantry.web.threads import run_in_thread
@@ -31,7 +34,6 @@ from tenantry.web.threads import run_in_thread
 PREFIX = "/scim/v2"
 MEDIA_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
-MAX_BODY_DEPTH = 16
 router = APIRouter(prefix=PREFIX, route_class=OneHopRoute, include_in_schema=False)
 
 
@@ -62,11 +64,30 @@ def scim_json(body: dict[str, Any], status: int = 200, headers: dict[str, str] |
 async def _body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body())
-    except ValueError as error:
-        raise ScimError(400, "The body is not valid JSON", "invalidSyntax") from error
+    except (ValueError, RecursionError) as error:
+        raise ScimError(400, "The body is not valid JSON (or nests too deeply)", "invalidSyntax") from error
     if not isinstance(body, dict):
         raise ScimError(400, "The body must be a JSON object", "invalidSyntax")
+    if not _storable(body):
+        raise ScimError(400, "Strings must be valid Unicode without NUL; numbers finite", "invalidValue")
     return body
+
+
+def _storable(document: Any) -> bool:
+    """No lone surrogate or NUL in any string or key, no NaN or Infinity (as for the API's bodies)."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and not storable(item):
+            return False
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _resource(request: Request, user: User) -> dict[str, Any]:
@@ -118,10 +139,10 @@ def _page(
     attributes: str | None,
     excluded: str | None,
 ) -> JSONResponse:
-    start = max(1, start_index or 1)
+    start = min(max(1, start_index or 1), MAX_START_INDEX)
     wanted = DEFAULT_COUNT if count is None else min(max(0, count), discovery.MAX_RESULTS)
     spec = ListSpec(
-        filter=user_filter(filter_text, directory.provider.name, USER_LISTING.attributes),
+        filter=user_filter(filter_text, directory.provider.id, USER_LISTING.attributes),
         start_index=start,
         count=max(1, wanted),
     )
@@ -151,7 +172,8 @@ async def search_users(request: Request, core: CoreDep, directory: DirectoryDep)
 
     def field(name: str, kind: type) -> Any:
         value = body.get(name)
-        if value is not None and not isinstance(value, kind):
+        wrong = value is not None and (not isinstance(value, kind) or isinstance(value, bool))
+        if wrong or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
             raise ScimError(400, f"{name} has the wrong type", "invalidValue")
         return ",".join(value) if isinstance(value, list) else value
 
