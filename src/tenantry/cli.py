@@ -215,13 +215,13 @@ def users_import(
     importer = UserImport(
         services.core, application.id, default_tenant=tenant, skip_existing=skip_existing, workers=workers
     )
-    stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")  # lines decoded one by one
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("importing users", total=None)
             summary = importer.run(stream, lambda _: progress.advance(task))
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
         services.close()
     for failure in summary.failures:

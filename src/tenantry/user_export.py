@@ -4,8 +4,8 @@ reads back — into another application, another Tenantry, or any system that ta
 Each line is a Create User body: ``tenantName``, ``identityProviderName``, ``email``,
 ``emailVerified``, ``status``, the profile fields that have a value, the metadata objects that are
 not empty, ``passwordHash`` (this server's argon2id PHC string, or a hash still waiting for its
-user's first sign-in since an import), and ``roles`` by short name (the import finds the tenant's
-role of that name, else the application's: create custom roles in the target first). Users come
+user's first sign-in since an import), and ``roles``: an application role by its short name, a
+tenant role by its full ``tnt:`` name (create custom roles in the target first). Users come
 in id order, read in batches, so an export of millions of users holds one batch in memory.
 
 Statuses: ``ACTIVE`` and ``PROVISIONED`` as they are; ``INACTIVE`` as ``PROVISIONED`` — both wait
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantry.core.context import CoreContext
-from tenantry.core.roles.model import Role
+from tenantry.core.roles.model import OwnerType, Role
 from tenantry.core.users.model import User, UserStatus
 
 BATCH = 1000
@@ -91,7 +91,11 @@ class UserExport:
         if user.password_hash is not None:
             record["passwordHash"] = user.password_hash
         if roles:
-            record["roles"] = sorted(role.sku for role in roles)
+            # An application role by its short name (the target application's has another full
+            # name); a tenant role by its full one (the same in the target: tenantName is).
+            record["roles"] = sorted(
+                role.sku if role.owner_type is OwnerType.APPLICATION else role.name for role in roles
+            )
         return record
 
     def _tenant_id(self, name: str) -> str:

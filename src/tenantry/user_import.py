@@ -88,7 +88,7 @@ class UserImport:
         self._workers = max(1, workers)
         self._tenant_ids: dict[str, str | None] = {}
 
-    def run(self, lines: Iterable[str], on_result: Callable[[LineResult], None] | None = None) -> ImportSummary:
+    def run(self, lines: Iterable[bytes | str], on_result: Callable[[LineResult], None] | None = None) -> ImportSummary:
         """Import every non-blank line; ``on_result`` hears of each as it ends (in any order)."""
         summary = ImportSummary()
         with ThreadPoolExecutor(self._workers, thread_name_prefix="import") as pool:
@@ -99,11 +99,14 @@ class UserImport:
         summary.failures.sort(key=lambda r: r.line)
         return summary
 
-    def _import_line(self, numbered: tuple[int, str]) -> LineResult:
-        number, text = numbered
+    def _import_line(self, numbered: tuple[int, bytes | str]) -> LineResult:
+        number, raw = numbered
         try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             command, role_names = self._command(text)
             role_ids = self._role_ids(command.tenant_id, role_names)
+        except UnicodeDecodeError:
+            return LineResult(number, Outcome.FAILED, "not UTF-8 text")
         except LineRejected as error:
             return LineResult(number, Outcome.FAILED, str(error))
         outcome = Outcome.CREATED
@@ -139,8 +142,8 @@ class UserImport:
         )
 
     def _role_ids(self, tenant_id: str, names: list[str]) -> list[str]:
-        """Each role by its short name — the tenant's own role of that name, else the
-        application's — or by its full name (``app:…`` / ``tnt:…``)."""
+        """Each role by its full name (``app:…`` / ``tnt:…``) or its short name: the tenant's own
+        role of that name or the application's, refused when both exist (say which)."""
         if not names:
             return []
         with self._core.uow(self._application_id) as uow:
@@ -155,10 +158,12 @@ class UserImport:
                     if ":" in name
                     else [f"tnt:{tenant.domain_name}:{name}".lower(), f"app:{application.name}:{name}"]
                 )
-                role = next((r for c in candidates if (r := uow.roles.get_by_name(c)) is not None), None)
-                if role is None:
+                roles = [r for c in candidates if (r := uow.roles.get_by_name(c)) is not None]
+                if not roles:
                     raise LineRejected(f"roles: no role named {name}")
-                found.append(role.id)
+                if len(roles) > 1:
+                    raise LineRejected(f"roles: {name} is a tenant role and an application role: write {roles[0].name}")
+                found.append(roles[0].id)
         return found
 
     def _command(self, text: str) -> tuple[users.CreateUser, list[str]]:
@@ -166,6 +171,8 @@ class UserImport:
             record = json.loads(text)
         except ValueError as error:
             raise LineRejected(f"not JSON: {error}") from error
+        except RecursionError as error:
+            raise LineRejected("not JSON: nested too deeply") from error
         if not isinstance(record, dict):
             raise LineRejected("not a JSON object")
         record = dict(record)
@@ -197,7 +204,7 @@ class UserImport:
         return found
 
 
-def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+def _numbered(lines: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | str]]:
     for number, text in enumerate(lines, start=1):
         if text.strip():
             yield number, text
@@ -205,8 +212,8 @@ def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
 
 def _bounded(
     pool: ThreadPoolExecutor,
-    work: Callable[[tuple[int, str]], LineResult],
-    items: Iterator[tuple[int, str]],
+    work: Callable[[tuple[int, bytes | str]], LineResult],
+    items: Iterator[tuple[int, bytes | str]],
     *,
     window: int,
 ) -> Iterator[LineResult]:

@@ -98,16 +98,22 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             {"email": taken, "passwordHash": "5f4dcc3b5aa765d61d8327deb882cf99"},
             '["a list"]',
             {"email": rand_email(), "roles": ["no-such-role"]},
+            {"email": rand_email(), "roles": ["user"]},  # the application's "user" and acme's own
+            '{"email": ' + "[" * 5000 + "]" * 5000 + "}",
         )
         source = tmp_path / "users.jsonl"
-        source.write_text(lines)
+        source.write_bytes(lines.encode() + b'{"email": "\xff\xfe@example.com"}\n')
+        own_user_role = CreateTenantRole(acme.id, "user", "Acme's user", None, ["user:read"])
+        create_tenant_role(services.core, operator, own_user_role)
         first = runner.invoke(
             app, ["users", "import", str(source), "--tenant", acme.domain_name, "--workers", "3"], env=env
         )
         assert first.exit_code == 1, first.output
-        assert first.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 7"]
+        assert first.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 10"]
         refused = [line.split(":", 1)[0] for line in first.stderr.splitlines() if line.startswith("line ")]
-        assert refused == ["line 5", "line 6", "line 7", "line 8", "line 9", "line 10", "line 11"], first.stderr
+        assert refused == [f"line {n}" for n in range(5, 15)], first.stderr
+        assert "user is a tenant role and an application role" in _line(first.stderr, 12)
+        assert "nested too deeply" in _line(first.stderr, 13) and "not UTF-8" in _line(first.stderr, 14)
         assert "roles: no role named no-such-role" in _line(first.stderr, 11)
         assert "email" in _line(first.stderr, 5) and "no tenant named no-such-tenant" in _line(first.stderr, 7)
         assert "not_unique" in _line(
@@ -237,7 +243,10 @@ def test_export_then_import_moves_users_with_their_passwords_to_another_applicat
             arrived_roles = {r.name for r in uow.roles.roles_of_users([ada.id])[ada.id]}
             target_name = uow.applications.get(target).name  # type: ignore[union-attr]
         assert arrived_roles == {f"tnt:{name}:auditor", f"app:{target_name}:tenant-admin"}
-        assert next(line for line in lines if line["email"] == active.email)["roles"] == ["auditor", "tenant-admin"]
+        assert next(line for line in lines if line["email"] == active.email)["roles"] == [
+            "tenant-admin",
+            f"tnt:{name}:auditor",
+        ]
 
         unknown = runner.invoke(app, ["users", "export", "-", "--domain", source_domain, "--tenant", "nope"], env=env)
         assert unknown.exit_code == 2 and "no tenant named nope" in unknown.output
