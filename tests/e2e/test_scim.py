@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tenantry.core.provisioning.service import DIRECTORY_PERMISSIONS
+from tenantry.core.provisioning.model import DirectoryUser
+from tenantry.core.provisioning.service import DIRECTORY_PERMISSIONS, authenticate_directory, patch_directory_user
+from tenantry.core.users.model import User
+from tenantry.protocols.scim.users import directory_user as directory_user_from
+from tenantry.protocols.scim.users import user_resource
 from tests.e2e._helpers import token_with_permissions
 from tests.e2e.test_identity_providers_api import create, oidc_body
 from tests.support import Api, rand, rand_email
@@ -349,3 +353,35 @@ def test_a_password_user_created_by_the_directory_sets_its_password_through_forg
         )
         assert reset.status_code == 204, reset.text
         assert any_api.call("GET", f"/users/{user['id']}").json()["hasPassword"] is True
+
+
+def test_a_patch_based_on_a_stale_read_starts_again_instead_of_losing_the_other_change(okta: Directory) -> None:
+    """A PATCH is a read-modify-write. Another change lands between this PATCH's read and its
+    write (made to happen here, inside the modify step): the write is refused as stale, the PATCH
+    reads again, and both changes are kept."""
+    user = okta.call("POST", "/Users", json=okta_user()).json()
+    core = okta.api.services.core
+    directory = authenticate_directory(core, okta.api.application_id, okta.tenant["id"], okta.token)
+    assert directory is not None
+    calls = 0
+
+    def rename(current: User) -> DirectoryUser:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the other writer, between this read and this write
+            other = okta.call(
+                "PATCH",
+                f"/Users/{user['id']}",
+                json={
+                    "schemas": [PATCH],
+                    "Operations": [{"op": "replace", "path": "name.familyName", "value": "King"}],
+                },
+            )
+            assert other.status_code == 200, other.text
+        resource = user_resource(current, "https://unused")
+        return directory_user_from({**resource, "name": {**resource.get("name", {}), "givenName": "Augusta"}})
+
+    patch_directory_user(core, directory, user["id"], rename)
+    assert calls == 2
+    final = okta.call("GET", f"/Users/{user['id']}").json()["name"]
+    assert final == {"givenName": "Augusta", "familyName": "King"}

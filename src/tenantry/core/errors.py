@@ -54,6 +54,13 @@ class InvalidState(TenantryError):
         super().__init__(message)
 
 
+class ChangedMeanwhile(TenantryError):
+    """The entity changed since the caller read it (optimistic concurrency): read it again."""
+
+    code = "changed_meanwhile"
+    default_message = "The resource changed while this request was being applied; retry"
+
+
 @dataclass(frozen=True)
 class Violation:
     code: str

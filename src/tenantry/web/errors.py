@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from tenantry.adapters.sql.errors import database_unavailable
 from tenantry.core.errors import (
+    ChangedMeanwhile,
     ConstraintViolations,
     Forbidden,
     InvalidRequest,
@@ -54,6 +55,7 @@ STATUS_BY_ERROR: list[tuple[type[TenantryError], int]] = [
     (InvalidState, 400),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (ChangedMeanwhile, 409),
 ]
 PYDANTIC_CODES = {
     "missing": "required",

@@ -9,13 +9,14 @@ cases as the API (validation, constraints, audit)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
 from tenantry.core.auth.model import token_hash
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import NotFound
+from tenantry.core.errors import ChangedMeanwhile, NotFound
 from tenantry.core.identity_providers.access import MANAGE, READ
 from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
@@ -25,6 +26,7 @@ from tenantry.core.tenants.model import Tenant
 from tenantry.core.users import service as users
 from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus
 
+PATCH_ATTEMPTS = 5
 TOKEN_PREFIX = "tdt_"  # Tenantry directory token: recognisable in a leaked-secrets scan
 DIRECTORY_PERMISSIONS = (
     "user:create",
@@ -155,7 +157,25 @@ def directory_user(ctx: CoreContext, directory: Directory, user_id: str) -> User
     return user
 
 
-def replace_directory_user(ctx: CoreContext, directory: Directory, user_id: str, data: DirectoryUser) -> User:
+def patch_directory_user(
+    ctx: CoreContext, directory: Directory, user_id: str, patched: Callable[[User], DirectoryUser]
+) -> User:
+    """A read-modify-write: ``patched`` turns the user as read into the user as wanted, and the
+    change is stored only if nobody changed the user in between; else it starts again (a few
+    times), so two directories' PATCHes of one user never lose one of them."""
+    for _ in range(PATCH_ATTEMPTS - 1):
+        user = directory_user(ctx, directory, user_id)
+        try:
+            return replace_directory_user(ctx, directory, user_id, patched(user), user.metadata.version)
+        except ChangedMeanwhile:
+            continue
+    user = directory_user(ctx, directory, user_id)
+    return replace_directory_user(ctx, directory, user_id, patched(user), user.metadata.version)
+
+
+def replace_directory_user(
+    ctx: CoreContext, directory: Directory, user_id: str, data: DirectoryUser, expected_version: int | None = None
+) -> User:
     """The user as ``data`` describes it: the profile fields it manages take its values (None
     clears one; the fields it does not manage are left alone; an unsaid ``active`` changes
     nothing), except an
@@ -173,7 +193,9 @@ def replace_directory_user(ctx: CoreContext, directory: Directory, user_id: str,
         changes["status"] = UserStatus.ACTIVE.value
     elif data.active is False and user.status is UserStatus.ACTIVE:
         changes["status"] = UserStatus.INACTIVE.value
-    return users.update_user(ctx, directory_principal(directory), user.id, changes)
+    if expected_version is not None and user.metadata.version != expected_version:
+        raise ChangedMeanwhile()
+    return users.update_user(ctx, directory_principal(directory), user.id, changes, expected_version=expected_version)
 
 
 def delete_directory_user(ctx: CoreContext, directory: Directory, user_id: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import ConstraintViolations, InvalidRequest, NotFound, Violation
+from tenantry.core.errors import ChangedMeanwhile, ConstraintViolations, InvalidRequest, NotFound, Violation
 from tenantry.core.metadata_rules import metadata_violations
 from tenantry.core.model import JsonObject
 from tenantry.core.policies.service import password_policy
@@ -147,8 +147,17 @@ def get_user(ctx: CoreContext, actor: Principal, user_id: str) -> User:
         return _visible_user(uow, actor, user_id, "user:read")
 
 
-def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mapping[str, Any]) -> User:
-    """Apply a partial update; ``changes`` holds only the fields the caller sent."""
+def update_user(
+    ctx: CoreContext,
+    actor: Principal,
+    user_id: str,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> User:
+    """Apply a partial update; ``changes`` holds only the fields the caller sent. With
+    ``expected_version`` (what the caller read), ``ChangedMeanwhile`` if the user has changed
+    since: a read-modify-write caller then starts again instead of losing the other change."""
     profile_changes = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
     violations = profile_violations(profile_changes)
     if "email" in changes:
@@ -170,6 +179,9 @@ def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mappi
     now = ctx.clock.now()
     with ctx.uow(actor.application_id, write=True) as uow:
         user = _visible_user(uow, actor, user_id, "user:update")
+        if expected_version is not None and user.metadata.version != expected_version:
+            raise ChangedMeanwhile()
+        read_version = user.metadata.version
         for name, permission in FIELD_PERMISSIONS.items():
             if name in changes:
                 require(actor, permission, tenant_id=user.tenant_id, user_id=user.id)
@@ -196,7 +208,7 @@ def update_user(ctx: CoreContext, actor: Principal, user_id: str, changes: Mappi
         if "restrictedMetadata" in changes:
             user.restricted_metadata = dict(changes["restrictedMetadata"])
         user.metadata.touch(now)
-        uow.users.update(user)
+        uow.users.update(user, read_version if expected_version is not None else None)
         record(
             uow,
             ctx,

@@ -17,7 +17,7 @@ from tenantry.adapters.sql.listing import USER_LISTING
 from tenantry.core.context import CoreContext
 from tenantry.core.ports import ListSpec
 from tenantry.core.provisioning import service as provisioning
-from tenantry.core.provisioning.model import Directory
+from tenantry.core.provisioning.model import Directory, DirectoryUser
 from tenantry.core.text import storable
 from tenantry.core.users.model import User
 from tenantry.protocols.scim import discovery
@@ -224,16 +224,16 @@ async def replace_user(user_id: str, request: Request, core: CoreDep, directory:
 async def patch_user(user_id: str, request: Request, core: CoreDep, directory: DirectoryDep) -> JSONResponse:
     body = await _body(request)
 
-    def patched() -> User:
-        current = _resource(request, provisioning.directory_user(core, directory, user_id))
+    def patched(user: User) -> DirectoryUser:
+        current = _resource(request, user)
         result = apply_patch(current, body)
         if directory.provider.is_external and "externalId" in current and not result.get("externalId"):
-            raise ScimError(
-                400, "The externalId of an SSO user is how its sign-ins find it: replace it instead", "mutability"
-            )
-        return provisioning.replace_directory_user(core, directory, user_id, directory_user(result))
+            detail = "The externalId of an SSO user is how its sign-ins find it: replace it instead"
+            raise ScimError(400, detail, "mutability")
+        return directory_user(result)
 
-    return scim_json(_resource(request, await run_in_thread(patched)))
+    user = await run_in_thread(provisioning.patch_directory_user, core, directory, user_id, patched)
+    return scim_json(_resource(request, user))
 
 
 @router.delete("/Users/{user_id}", status_code=204)

@@ -20,6 +20,7 @@ from tenantry.adapters.sql.repositories.base import (
 from tenantry.adapters.sql.repositories.identity_providers import named_for_tenant
 from tenantry.adapters.sql.repositories.tenants import tenant_from_row
 from tenantry.core.access import TenantScope
+from tenantry.core.errors import ChangedMeanwhile
 from tenantry.core.ports import ListSpec, Page
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users.model import User, UserStatus
@@ -157,9 +158,13 @@ class SqlUserRepository(Repository):
         }
         self.write_direct(INSERT_USER, row)
 
-    def update(self, user: User) -> None:
+    def update(self, user: User, expected_version: int | None = None) -> None:
         mine = (U.c.id == user.id) & (U.c.application_id == self.application_id)
-        self.write(update(U).where(mine).values(**_values(user)))
+        if expected_version is not None:
+            mine = mine & (U.c.version == expected_version)
+        done = self.write(update(U).where(mine).values(**_values(user)))
+        if expected_version is not None and done.rowcount == 0:
+            raise ChangedMeanwhile()
 
     def delete(self, user_id: str) -> None:
         self.write(delete(U).where((U.c.id == user_id) & (U.c.application_id == self.application_id)))
