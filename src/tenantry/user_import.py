@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from itertools import islice
 from typing import Any
@@ -87,6 +87,7 @@ class UserImport:
         self._skip_existing = skip_existing
         self._workers = max(1, workers)
         self._tenant_ids: dict[str, str | None] = {}
+        self._roles: dict[tuple[str, tuple[str, ...]], list[str] | LineRejected] = {}
 
     def run(self, lines: Iterable[bytes | str], on_result: Callable[[LineResult], None] | None = None) -> ImportSummary:
         """Import every non-blank line; ``on_result`` hears of each as it ends (in any order)."""
@@ -109,22 +110,21 @@ class UserImport:
             return LineResult(number, Outcome.FAILED, "not UTF-8 text")
         except LineRejected as error:
             return LineResult(number, Outcome.FAILED, str(error))
-        outcome = Outcome.CREATED
-        try:
-            user_id = users.create_user(self._core, self._operator, command).id
+        try:  # the user and its roles in one transaction
+            user = users.create_user(self._core, self._operator, replace(command, role_ids=role_ids))
+            return LineResult(number, Outcome.CREATED, user.id)
         except ConstraintViolations as error:
             existing = self._existing(command) if self._skip_existing and _is_not_unique(error) else None
             if existing is None:
                 return LineResult(number, Outcome.FAILED, _describe(error))
-            user_id, outcome = existing, Outcome.EXISTING
         except TenantryError as error:
             return LineResult(number, Outcome.FAILED, error.message)
-        if role_ids:
+        if role_ids:  # already there: its line's roles still (assigning a role twice changes nothing)
             try:
-                assign_roles(self._core, self._operator, user_id, role_ids, replace=False)
+                assign_roles(self._core, self._operator, existing, role_ids, replace=False)
             except TenantryError as error:
                 return LineResult(number, Outcome.FAILED, f"the user is there, but its roles are not: {error.message}")
-        return LineResult(number, outcome, user_id)
+        return LineResult(number, Outcome.EXISTING, existing)
 
     def _existing(self, command: users.CreateUser) -> str | None:
         """The id of the line's user if it is there: its email in its tenant and provider. (The
@@ -143,9 +143,22 @@ class UserImport:
 
     def _role_ids(self, tenant_id: str, names: list[str]) -> list[str]:
         """Each role by its full name (``app:…`` / ``tnt:…``) or its short name: the tenant's own
-        role of that name or the application's, refused when both exist (say which)."""
+        role of that name or the application's, refused when both exist (say which). Resolved
+        once per tenant and list of names: an import's lines mostly repeat a few."""
         if not names:
             return []
+        key = (tenant_id, tuple(names))
+        if key not in self._roles:
+            try:
+                self._roles[key] = self._resolve_roles(tenant_id, names)
+            except LineRejected as error:
+                self._roles[key] = error
+        found = self._roles[key]
+        if isinstance(found, LineRejected):
+            raise LineRejected(str(found))
+        return found
+
+    def _resolve_roles(self, tenant_id: str, names: list[str]) -> list[str]:
         with self._core.uow(self._application_id) as uow:
             tenant = uow.tenants.get(tenant_id)
             application = uow.applications.get(self._application_id)

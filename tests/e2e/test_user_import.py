@@ -69,7 +69,9 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             create_tenant(services.core, operator, CreateTenant(domain_name=rand(name), display_name=name))
             for name in ("acme", "globex")
         )
-        bcrypt_user, django_user, typed_user, taken, earlier = (rand_email() for _ in range(5))
+        bcrypt_user, django_user, typed_user, taken, earlier, outsider = (rand_email() for _ in range(6))
+        globex_auditor = CreateTenantRole(globex.id, "auditor", "Auditor", None, ["user:read"])
+        create_tenant_role(services.core, operator, globex_auditor)
         create_user(services.core, operator, CreateUser(acme.id, "wristband", earlier))
         good = [
             {"email": bcrypt_user, "passwordHash": VECTORS["bcrypt 2b (pyca bcrypt)"], "status": "ACTIVE"},
@@ -100,6 +102,7 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             {"email": rand_email(), "roles": ["no-such-role"]},
             {"email": rand_email(), "roles": ["user"]},  # the application's "user" and acme's own
             '{"email": ' + "[" * 5000 + "]" * 5000 + "}",
+            {"email": outsider, "roles": [f"tnt:{globex.domain_name}:auditor"]},  # another tenant's role
         )
         source = tmp_path / "users.jsonl"
         source.write_bytes(lines.encode() + b'{"email": "\xff\xfe@example.com"}\n')
@@ -109,11 +112,13 @@ def test_import_reports_bad_lines_imports_the_rest_and_finishes_on_a_rerun(env: 
             app, ["users", "import", str(source), "--tenant", acme.domain_name, "--workers", "3"], env=env
         )
         assert first.exit_code == 1, first.output
-        assert first.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 10"]
+        assert first.stdout.splitlines() == ["created: 3", "already present: 0", "refused: 11"]
         refused = [line.split(":", 1)[0] for line in first.stderr.splitlines() if line.startswith("line ")]
-        assert refused == [f"line {n}" for n in range(5, 15)], first.stderr
+        assert refused == [f"line {n}" for n in range(5, 16)], first.stderr
         assert "user is a tenant role and an application role" in _line(first.stderr, 12)
-        assert "nested too deeply" in _line(first.stderr, 13) and "not UTF-8" in _line(first.stderr, 14)
+        assert "nested too deeply" in _line(first.stderr, 13) and "not UTF-8" in _line(first.stderr, 15)
+        assert "roleIds" in _line(first.stderr, 14)  # refused with its roles: the user is not created either
+        assert users_of(services, application.id, acme.id, outsider) == {}
         assert "roles: no role named no-such-role" in _line(first.stderr, 11)
         assert "email" in _line(first.stderr, 5) and "no tenant named no-such-tenant" in _line(first.stderr, 7)
         assert "not_unique" in _line(

@@ -144,23 +144,37 @@ def _assignable(uow: UnitOfWork, actor: Principal, user: User, role_ids: Sequenc
 def assign_roles(ctx: CoreContext, actor: Principal, user_id: str, role_ids: Sequence[str], *, replace: bool) -> None:
     with ctx.uow(actor.application_id, write=True) as uow:
         user = _user_for_roles(uow, actor, user_id, "role-assignment:manage")
-        wanted = _assignable(uow, actor, user, role_ids)
-        if replace:
-            current = [r.id for r in uow.roles.roles_of_users([user_id]).get(user_id, [])]
-            uow.roles.unassign(user_id, [rid for rid in current if rid not in wanted])
-        uow.roles.assign(user_id, user.tenant_id, wanted)
-        action = "user.roles_replaced" if replace else "user.roles_assigned"
-        record(
-            uow,
-            ctx,
-            action,
-            application_id=actor.application_id,
-            actor=actor,
-            tenant_id=user.tenant_id,
-            target=("user", user_id),
-            details={"roleIds": wanted},
-        )
+        _assign(uow, ctx, actor, user, role_ids, replace=replace)
         uow.commit()
+
+
+def assign_roles_to_new_user(
+    uow: UnitOfWork, ctx: CoreContext, actor: Principal, user: User, role_ids: Sequence[str]
+) -> None:
+    """The roles of a user being created, in the transaction that creates it (all or nothing)."""
+    require(actor, "role-assignment:manage", tenant_id=user.tenant_id, user_id=user.id)
+    _assign(uow, ctx, actor, user, role_ids, replace=False)
+
+
+def _assign(
+    uow: UnitOfWork, ctx: CoreContext, actor: Principal, user: User, role_ids: Sequence[str], *, replace: bool
+) -> None:
+    wanted = _assignable(uow, actor, user, role_ids)
+    if replace:
+        current = [r.id for r in uow.roles.roles_of_users([user.id]).get(user.id, [])]
+        uow.roles.unassign(user.id, [rid for rid in current if rid not in wanted])
+    uow.roles.assign(user.id, user.tenant_id, wanted)
+    action = "user.roles_replaced" if replace else "user.roles_assigned"
+    record(
+        uow,
+        ctx,
+        action,
+        application_id=actor.application_id,
+        actor=actor,
+        tenant_id=user.tenant_id,
+        target=("user", user.id),
+        details={"roleIds": wanted},
+    )
 
 
 def unassign_roles(ctx: CoreContext, actor: Principal, user_id: str, role_ids: Sequence[str]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ from tenantry.core.metadata_rules import metadata_violations
 from tenantry.core.model import JsonObject
 from tenantry.core.policies.service import password_policy
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
+from tenantry.core.roles.service import assign_roles_to_new_user
 from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus, new_user
 from tenantry.core.users.validation import email_violations, profile_violations
 
@@ -43,6 +44,8 @@ class CreateUser:
     # When set, the provider ``identity_provider_name`` names in the tenant must be this one (a
     # tenant's own provider shadows an application provider of the same name).
     identity_provider_id: str | None = None
+    # Roles assigned in the same transaction (``role-assignment:manage``; ``tenantry users import``).
+    role_ids: Sequence[str] = ()
     profile: Mapping[str, str | None] = field(default_factory=dict)
     public_metadata: JsonObject = field(default_factory=dict)
     restricted_metadata: JsonObject = field(default_factory=dict)
@@ -117,6 +120,8 @@ def create_user(ctx: CoreContext, actor: Principal, cmd: CreateUser) -> User:
             target=("user", user.id),
             details={"status": user.status.value},
         )
+        if cmd.role_ids:
+            assign_roles_to_new_user(uow, ctx, actor, user, cmd.role_ids)
         uow.commit()
     return user
 
