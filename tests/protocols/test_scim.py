@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tenantry.adapters.sql.listing import USER_LISTING
 from tenantry.protocols.query.ast import BoolOp, Comparison
@@ -155,3 +157,98 @@ def test_attribute_selection() -> None:
     assert "emails" not in project(BASE, None, "Emails") and "id" in project(BASE, None, "id")
     assert project(BASE, None, "name.familyName")["name"] == {"givenName": "Ada"}
     assert project(BASE, None, None) is BASE
+
+
+# --- any input: a result or a ScimError, never another exception (a 500) -------------------------
+
+NAMES = st.sampled_from(
+    [
+        "userName",
+        "name",
+        "emails",
+        "active",
+        "externalId",
+        "phoneNumbers",
+        "value",
+        "op",
+        "path",
+        "Operations",
+        "givenName",
+        "primary",
+        "type",
+        "locale",
+        "timezone",
+        "x",
+    ]
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "ada@example.com",
+            "True",
+            "false",
+            "add",
+            "Replace",
+            "remove",
+            'emails[type eq "work"].value',
+            "name.givenName",
+            'emails[value eq "ada@example.com"]',
+            "urn:ietf:params:scim:schemas:core:2.0:User:active",
+        ]
+    ),
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(NAMES, st.text(max_size=6)), inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+OPERATIONS = st.lists(
+    st.fixed_dictionaries(
+        {"op": st.sampled_from(["add", "Replace", "remove", "move", 3])},
+        optional={"path": st.one_of(SCALARS, NAMES), "value": JSON},
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON, st.dictionaries(NAMES, JSON, max_size=4))
+def test_any_json_body_becomes_a_user_or_a_scim_error(body: Any, overrides: dict[str, Any]) -> None:
+    """Random bodies, and a valid body with random attributes laid over it (to reach past the
+    first check)."""
+    for candidate in (body, {"userName": "ada", "emails": [{"value": "a@b.io"}], **overrides}):
+        try:
+            directory_user(candidate if isinstance(candidate, dict) else {"userName": candidate})
+        except ScimError as error:
+            assert error.status == 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(JSON, st.fixed_dictionaries({"Operations": OPERATIONS})))
+def test_any_patch_body_applies_or_is_a_scim_error(body: Any) -> None:
+    try:
+        patched = apply_patch(BASE, body)
+    except ScimError as error:
+        assert error.status == 400
+        return
+    try:
+        directory_user(patched)
+    except ScimError as error:
+        assert error.status == 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.one_of(st.none(), st.text(max_size=20)), st.one_of(st.none(), st.text(max_size=20)))
+def test_any_filter_or_attribute_list_is_handled(text: str, attributes: str | None, excluded: str | None) -> None:
+    try:
+        user_filter(text, "p1", USER_LISTING.attributes)
+    except ScimError as error:
+        assert error.scim_type == "invalidFilter"
+    project(BASE, attributes, excluded)
