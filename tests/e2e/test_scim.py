@@ -219,10 +219,14 @@ def test_tokens_name_one_tenant_and_end_when_replaced_or_revoked(okta: Directory
     scim_error(okta.call("GET", "/Users"), 401)
     okta.client.headers["Authorization"] = f"Bearer {again['token']}"
     assert okta.call("GET", "/Users").status_code == 200
-    revoked = api.call(
-        "DELETE", f"/identity-providers/{okta.provider['id']}/directory-token?tenantId={okta.tenant['id']}"
-    )
+    status_path = f"/identity-providers/{okta.provider['id']}/directory-token?tenantId={okta.tenant['id']}"
+    status = api.call("GET", status_path)
+    assert status.status_code == 200, status.text
+    assert set(status.json()) == {"tenantId", "identityProviderId", "scimBaseUrl", "issuedAt"}
+    assert status.json()["scimBaseUrl"] == f"{okta.client.base_url}/scim/v2" and again["token"] not in status.text
+    revoked = api.call("DELETE", status_path)
     assert revoked.status_code == 204
+    assert api.call("GET", status_path).status_code == 404
     scim_error(okta.call("GET", "/Users"), 401)
     twice = api.call(
         "DELETE", f"/identity-providers/{okta.provider['id']}/directory-token?tenantId={okta.tenant['id']}"

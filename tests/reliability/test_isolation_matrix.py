@@ -113,6 +113,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/audit-events"): Call(params={"count": "1000"}, expect=OWN_ONLY),
     ("POST", "/identity-providers"): Call("{provider_body}"),
     ("POST", "/identity-providers/{provider_id}/directory-token"): Call({"tenantId": "{tenant_id}"}),
+    ("GET", "/identity-providers/{provider_id}/directory-token"): Call(params={"tenantId": "{tenant_id}"}),
     ("DELETE", "/identity-providers/{provider_id}/directory-token"): Call(params={"tenantId": "{tenant_id}"}),
     ("GET", "/identity-providers/{provider_id}"): Call(),
     ("PATCH", "/identity-providers/{provider_id}"): Call({"displayName": "Owned"}),

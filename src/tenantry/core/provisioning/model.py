@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.tenants.model import Tenant
@@ -43,3 +44,10 @@ class IssuedDirectoryToken:
     token: str
     tenant: Tenant
     provider: IdentityProvider
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryTokenStatus:
+    tenant: Tenant
+    provider: IdentityProvider
+    issued_at: datetime | None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
 
 from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
@@ -20,7 +19,7 @@ from tenantry.core.errors import ChangedMeanwhile, NotFound
 from tenantry.core.identity_providers.access import MANAGE, READ
 from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
-from tenantry.core.provisioning.model import Directory, DirectoryUser, IssuedDirectoryToken
+from tenantry.core.provisioning.model import Directory, DirectoryTokenStatus, DirectoryUser, IssuedDirectoryToken
 from tenantry.core.roles.model import Boundary, OwnerType, PermissionGrant
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users import service as users
@@ -84,10 +83,13 @@ def revoke_directory_token(ctx: CoreContext, actor: Principal, provider_id: str,
         uow.commit()
 
 
-def directory_token_issued_at(ctx: CoreContext, actor: Principal, provider_id: str, tenant_id: str) -> datetime | None:
+def directory_token_status(
+    ctx: CoreContext, actor: Principal, provider_id: str, tenant_id: str
+) -> DirectoryTokenStatus:
+    """The tenant, the provider, and when the pair's token was issued (None: no token)."""
     with ctx.uow(actor.application_id) as uow:
         tenant, provider = _pair(uow, actor, provider_id, tenant_id)
-        return uow.directory_tokens.issued_at(tenant.id, provider.id)
+        return DirectoryTokenStatus(tenant, provider, uow.directory_tokens.issued_at(tenant.id, provider.id))
 
 
 def _pair(uow: UnitOfWork, actor: Principal, provider_id: str, tenant_id: str) -> tuple[Tenant, IdentityProvider]:

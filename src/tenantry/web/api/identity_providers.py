@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from tenantry.core.errors import NotFound
 from tenantry.core.identity_providers import overrides
 from tenantry.core.identity_providers import service as idps
 from tenantry.core.identity_providers.access import MANAGE
@@ -144,6 +145,27 @@ def issue_directory_token(
         "identityProviderId": issued.provider.id,
         "scimBaseUrl": f"https://{host}/scim/v2",
         "token": issued.token,
+    }
+
+
+@router.get("/identity-providers/{provider_id}/directory-token")
+def directory_token_status(
+    provider_id: str,
+    core: CoreDep,
+    actor: PrincipalDep,
+    application: ApplicationDep,
+    tenant_id: Annotated[str, Query(alias="tenantId")],
+) -> dict[str, Any]:
+    """Whether the tenant's directory is connected through this provider (the token itself is
+    never shown again): 200 with when it was issued, 404 when there is no token."""
+    status = provisioning.directory_token_status(core, actor, provider_id, tenant_id)
+    if status.issued_at is None:
+        raise NotFound("directory_token", provider_id)
+    return {
+        "tenantId": status.tenant.id,
+        "identityProviderId": status.provider.id,
+        "scimBaseUrl": f"https://{application.tenant_host(status.tenant.domain_name)}/scim/v2",
+        "issuedAt": status.issued_at.isoformat().replace("+00:00", "Z"),
     }
 
 

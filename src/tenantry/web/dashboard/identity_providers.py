@@ -398,7 +398,9 @@ def _scim_panel(
     tokens are per tenant: the API issues them)."""
     if view.tenant is None:
         return None
-    issued = call(provisioning.directory_token_issued_at, core, signed.principal, view.provider.id, view.tenant.id)
+    issued = call(
+        provisioning.directory_token_status, core, signed.principal, view.provider.id, view.tenant.id
+    ).issued_at
     host = signed.application.tenant_host(view.tenant.domain_name)
     return {"base_url": f"https://{host}/scim/v2", "issued_at": issued, "token": token}
 
