@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 from tenantry.core.errors import Violation
 
@@ -20,6 +22,27 @@ def storable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def json_problem(document: Any) -> str | None:
+    """Why parsed JSON cannot be stored, or None: NaN/Infinity (not RFC 8259, and PostgreSQL's
+    json type refuses them) or a lone surrogate escape, in a value or a key (not UTF-8)."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "NaN and Infinity are not JSON numbers"
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "Strings must be valid Unicode (no lone surrogates)"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def text_violation(value: str, *, max_length: int, min_length: int = 1, multiline: bool = False) -> Violation | None:

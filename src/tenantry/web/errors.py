@@ -121,7 +121,8 @@ def scim_error_response(error: Exception) -> JSONResponse:
     elif isinstance(error, ConstraintViolations):
         taken = [name for name, found in error.violations.items() if any(v.code == "not_unique" for v in found)]
         fields = "; ".join(f"{n}: {', '.join(v.code for v in found)}" for n, found in error.violations.items())
-        status, scim_type = (409, "uniqueness") if taken else (400, "invalidValue")
+        fixed = any(v.code == "immutable" for found in error.violations.values() for v in found)
+        status, scim_type = (409, "uniqueness") if taken else (400, "mutability" if fixed else "invalidValue")
         detail = f"{error.message} ({fields})" if fields else error.message
     elif isinstance(error, TenantryError):
         status = next((s for cls, s in STATUS_BY_ERROR if isinstance(error, cls)), 400)

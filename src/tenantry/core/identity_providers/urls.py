@@ -11,6 +11,7 @@ from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.tenants.model import Tenant
 
 SSO_PREFIX = "/sso"
+SCIM_PREFIX = "/scim/v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,8 @@ def sso_urls(application: Application, tenant: Tenant, provider: IdentityProvide
         sp_entity_id=f"{base}/metadata",
         sp_metadata_url=f"{base}/metadata",
     )
+
+
+def scim_base_url(application: Application, tenant: Tenant) -> str:
+    """The tenant's SCIM 2.0 endpoint (``docs/scim.md``): on its host, like its SSO endpoints."""
+    return f"https://{application.tenant_host(tenant.domain_name)}{SCIM_PREFIX}"

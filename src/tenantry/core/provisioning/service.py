@@ -15,12 +15,12 @@ from tenantry.core.access import Principal, require
 from tenantry.core.audit.service import record
 from tenantry.core.auth.model import token_hash
 from tenantry.core.context import CoreContext
-from tenantry.core.errors import ChangedMeanwhile, NotFound
-from tenantry.core.identity_providers.access import MANAGE, READ
+from tenantry.core.errors import ChangedMeanwhile, ConstraintViolations, NotFound
+from tenantry.core.identity_providers.access import MANAGE, READ, tenant_in_reach
 from tenantry.core.identity_providers.model import IdentityProvider
 from tenantry.core.ports import ListSpec, Page, UnitOfWork
 from tenantry.core.provisioning.model import Directory, DirectoryTokenStatus, DirectoryUser, IssuedDirectoryToken
-from tenantry.core.roles.model import Boundary, OwnerType, PermissionGrant
+from tenantry.core.roles.model import Boundary, PermissionGrant
 from tenantry.core.tenants.model import Tenant
 from tenantry.core.users import service as users
 from tenantry.core.users.model import PROFILE_FIELDS, User, UserStatus
@@ -94,11 +94,9 @@ def directory_token_status(
 
 def _pair(uow: UnitOfWork, actor: Principal, provider_id: str, tenant_id: str) -> tuple[Tenant, IdentityProvider]:
     """The tenant and a provider its users sign in with (its own, or one of the application's)."""
-    tenant = uow.tenants.get(tenant_id)
-    if tenant is None or not actor.allows(READ, tenant_id=tenant.id):
-        raise NotFound("tenant", tenant_id)
+    tenant = tenant_in_reach(uow, actor, tenant_id, READ)
     provider = uow.identity_providers.get(provider_id)
-    if provider is None or (provider.owner_type is OwnerType.TENANT and provider.owner_id != tenant.id):
+    if provider is None or provider.tenant_id not in (None, tenant.id):
         raise NotFound("identity_provider", provider_id)
     return tenant, provider
 
@@ -163,27 +161,38 @@ def patch_directory_user(
     ctx: CoreContext, directory: Directory, user_id: str, patched: Callable[[User], DirectoryUser]
 ) -> User:
     """A read-modify-write: ``patched`` turns the user as read into the user as wanted, and the
-    change is stored only if nobody changed the user in between; else it starts again (a few
-    times), so two directories' PATCHes of one user never lose one of them."""
-    for _ in range(PATCH_ATTEMPTS - 1):
+    change is stored only if nobody changed the user in between (``update_user``'s
+    ``expected_version``); else it starts again, a few times, so two directories' PATCHes of one
+    user never lose one of them. A patch may replace an SSO user's external id, not remove it (a
+    PUT that leaves it out keeps it)."""
+    attempts = 1
+    while True:
         user = directory_user(ctx, directory, user_id)
+        wanted = patched(user)
+        if directory.provider.is_external and user.profile.get("externalId") and not wanted.profile.get("externalId"):
+            raise ConstraintViolations.single(
+                "externalId", "immutable", "An SSO user's externalId is how its sign-ins find it: replace it instead"
+            )
         try:
-            return replace_directory_user(ctx, directory, user_id, patched(user), user.metadata.version)
+            return _replace(ctx, directory, user, wanted, user.metadata.version)
         except ChangedMeanwhile:
-            continue
-    user = directory_user(ctx, directory, user_id)
-    return replace_directory_user(ctx, directory, user_id, patched(user), user.metadata.version)
+            if attempts == PATCH_ATTEMPTS:
+                raise
+            attempts += 1
 
 
-def replace_directory_user(
-    ctx: CoreContext, directory: Directory, user_id: str, data: DirectoryUser, expected_version: int | None = None
+def replace_directory_user(ctx: CoreContext, directory: Directory, user_id: str, data: DirectoryUser) -> User:
+    """The user as ``data`` describes it (a PUT)."""
+    return _replace(ctx, directory, directory_user(ctx, directory, user_id), data, None)
+
+
+def _replace(
+    ctx: CoreContext, directory: Directory, user: User, data: DirectoryUser, expected_version: int | None
 ) -> User:
-    """The user as ``data`` describes it: the profile fields it manages take its values (None
-    clears one; the fields it does not manage are left alone; an unsaid ``active`` changes
-    nothing), except an
-    external provider's user's external id, which stays (it is how sign-ins find the user);
-    ``active`` makes the user ``ACTIVE`` or, if it was, ``INACTIVE`` (which ends its sessions)."""
-    user = directory_user(ctx, directory, user_id)
+    """The profile fields the directory manages take ``data``'s values (None clears one; the
+    fields it does not manage are left alone), except an external provider's user's external id,
+    which stays (it is how sign-ins find the user); ``active`` makes the user ``ACTIVE`` or, if it
+    was, ``INACTIVE`` (which ends its sessions), and an unsaid one changes nothing."""
     changes: dict[str, object] = {name: value for name, value in data.profile.items() if name in PROFILE_FIELDS}
     if directory.provider.is_external and not changes.get("externalId"):
         del changes["externalId"]
@@ -195,8 +204,6 @@ def replace_directory_user(
         changes["status"] = UserStatus.ACTIVE.value
     elif data.active is False and user.status is UserStatus.ACTIVE:
         changes["status"] = UserStatus.INACTIVE.value
-    if expected_version is not None and user.metadata.version != expected_version:
-        raise ChangedMeanwhile()
     return users.update_user(ctx, directory_principal(directory), user.id, changes, expected_version=expected_version)
 
 

@@ -13,6 +13,7 @@ from tenantry.core.identity_providers import overrides
 from tenantry.core.identity_providers import service as idps
 from tenantry.core.identity_providers.access import MANAGE
 from tenantry.core.identity_providers.model import IdentityProviderType, ProtocolType
+from tenantry.core.identity_providers.urls import scim_base_url
 from tenantry.core.provisioning import service as provisioning
 from tenantry.protocols.query import parse_fields, select_fields
 from tenantry.web.api.identity_provider_json import IDP_ATTRIBUTES, page_of, provider_json, redirect_urls
@@ -139,11 +140,10 @@ def issue_directory_token(
     """A SCIM 2.0 token for the tenant's directory to provision this provider's users (shown once;
     it replaces the pair's earlier token)."""
     issued = provisioning.issue_directory_token(core, actor, provider_id, body.tenantId)
-    host = application.tenant_host(issued.tenant.domain_name)
     return {
         "tenantId": issued.tenant.id,
         "identityProviderId": issued.provider.id,
-        "scimBaseUrl": f"https://{host}/scim/v2",
+        "scimBaseUrl": scim_base_url(application, issued.tenant),
         "token": issued.token,
     }
 
@@ -164,7 +164,7 @@ def directory_token_status(
     return {
         "tenantId": status.tenant.id,
         "identityProviderId": status.provider.id,
-        "scimBaseUrl": f"https://{application.tenant_host(status.tenant.domain_name)}/scim/v2",
+        "scimBaseUrl": scim_base_url(application, status.tenant),
         "issuedAt": status.issued_at.isoformat().replace("+00:00", "Z"),
     }
 

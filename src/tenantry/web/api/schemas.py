@@ -3,7 +3,6 @@ checked here, the domain rules (lengths, formats, uniqueness) in ``tenantry.core
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -11,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from tenantry.core.clients.model import ClientType
 from tenantry.core.tenants.model import TenantType
+from tenantry.core.text import json_problem
 
 
 class Body(BaseModel):
@@ -19,29 +19,10 @@ class Body(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _only_storable_json(cls, data: Any) -> Any:
-        """JSON that parses but cannot be stored: NaN/Infinity (not RFC 8259, and PostgreSQL's
-        json type refuses them) and lone surrogate escapes (not encodable as UTF-8)."""
-        stack = [data]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, float) and not math.isfinite(item):
-                raise PydanticCustomError("invalid_request", "NaN and Infinity are not JSON numbers")
-            if isinstance(item, str) and not _utf8(item):
-                raise PydanticCustomError("invalid_request", "Strings must be valid Unicode (no lone surrogates)")
-            if isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
-            elif isinstance(item, list):
-                stack.extend(item)
+        """JSON that parses but cannot be stored (``core.text.json_problem``)."""
+        if problem := json_problem(data):
+            raise PydanticCustomError("invalid_request", problem)
         return data
-
-
-def _utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Profile(Body):

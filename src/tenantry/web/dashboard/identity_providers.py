@@ -31,7 +31,7 @@ from tenantry.core.identity_providers.settings import (
     MAPPABLE_FIELDS,
     PRESET_ISSUERS,
 )
-from tenantry.core.identity_providers.urls import SsoUrls, sso_urls
+from tenantry.core.identity_providers.urls import SsoUrls, scim_base_url, sso_urls
 from tenantry.core.provisioning import service as provisioning
 from tenantry.core.roles.model import OwnerType, Role
 from tenantry.core.tenants.model import Tenant
@@ -401,8 +401,7 @@ def _scim_panel(
     issued = call(
         provisioning.directory_token_status, core, signed.principal, view.provider.id, view.tenant.id
     ).issued_at
-    host = signed.application.tenant_host(view.tenant.domain_name)
-    return {"base_url": f"https://{host}/scim/v2", "issued_at": issued, "token": token}
+    return {"base_url": scim_base_url(signed.application, view.tenant), "issued_at": issued, "token": token}
 
 
 @router.post("/identity-providers/{provider_id}/directory-token", response_model=None)

@@ -7,7 +7,6 @@ the OpenAPI document: SCIM describes itself (``/ServiceProviderConfig``, ``/Sche
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,10 +14,11 @@ from fastapi.responses import JSONResponse
 
 from tenantry.adapters.sql.listing import USER_LISTING
 from tenantry.core.context import CoreContext
+from tenantry.core.identity_providers.urls import SCIM_PREFIX
 from tenantry.core.ports import ListSpec
 from tenantry.core.provisioning import service as provisioning
 from tenantry.core.provisioning.model import Directory, DirectoryUser
-from tenantry.core.text import storable
+from tenantry.core.text import json_problem
 from tenantry.core.users.model import User
 from tenantry.protocols.scim import discovery
 from tenantry.protocols.scim.errors import ScimError
@@ -31,7 +31,7 @@ from tenantry.web.deps import CoreDep, TenantTargetDep
 from tenantry.web.routing import OneHopRoute
 from tenantry.web.threads import run_in_thread
 
-PREFIX = "/scim/v2"
+PREFIX = SCIM_PREFIX
 MEDIA_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
 router = APIRouter(prefix=PREFIX, route_class=OneHopRoute, include_in_schema=False)
@@ -68,26 +68,9 @@ async def _body(request: Request) -> dict[str, Any]:
         raise ScimError(400, "The body is not valid JSON (or nests too deeply)", "invalidSyntax") from error
     if not isinstance(body, dict):
         raise ScimError(400, "The body must be a JSON object", "invalidSyntax")
-    if not _storable(body):
-        raise ScimError(400, "Strings must be valid Unicode without NUL; numbers finite", "invalidValue")
+    if problem := json_problem(body):
+        raise ScimError(400, problem, "invalidValue")
     return body
-
-
-def _storable(document: Any) -> bool:
-    """No lone surrogate or NUL in any string or key, no NaN or Infinity (as for the API's bodies)."""
-    stack = [document]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and not storable(item):
-            return False
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return True
 
 
 def _resource(request: Request, user: User) -> dict[str, Any]:
@@ -225,12 +208,7 @@ async def patch_user(user_id: str, request: Request, core: CoreDep, directory: D
     body = await _body(request)
 
     def patched(user: User) -> DirectoryUser:
-        current = _resource(request, user)
-        result = apply_patch(current, body)
-        if directory.provider.is_external and "externalId" in current and not result.get("externalId"):
-            detail = "The externalId of an SSO user is how its sign-ins find it: replace it instead"
-            raise ScimError(400, detail, "mutability")
-        return directory_user(result)
+        return directory_user(apply_patch(_resource(request, user), body))
 
     user = await run_in_thread(provisioning.patch_directory_user, core, directory, user_id, patched)
     return scim_json(_resource(request, user))
